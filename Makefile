@@ -1,0 +1,52 @@
+# lima-studio: `make run` serves the app with its worker on the embedded default;
+# `make test` installs and runs the whole suite against real PostgreSQL, Redis and Chromium.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# What the tests and benchmarks talk to (started by scripts/services.sh when down).
+TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/lima \
+	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 CELERY_RESULT_BACKEND=redis://127.0.0.1:6379/1 \
+	LIMA_VAR_DIR=$(CURDIR)/var/test DJANGO_ALLOW_ASYNC_UNSAFE=true
+
+.PHONY: install run test services chromium bench check clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py build_tiny_model
+	$(PY) manage.py load_demo
+	HOST=$(HOST) PORT=$(PORT) PY=$(PY) scripts/run-embedded.sh
+
+services:
+	scripts/services.sh
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get install -y chromium chromium-driver || (apt-get update && apt-get install -y chromium chromium-driver))
+
+test: install services chromium
+	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: install services
+	$(TEST_ENV) $(PY) -m bench
+
+check: install
+	$(PY) manage.py check
+	$(PY) manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf var/test test-artifacts

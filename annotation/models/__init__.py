@@ -1,0 +1,15 @@
+from .datasets import Dataset, DatasetRow
+from .examples import AuthorGroup, AuthorProfile, Example, ExampleRevision, Quota, Role, Status, Turn
+
+__all__ = [
+    "AuthorGroup",
+    "AuthorProfile",
+    "Dataset",
+    "DatasetRow",
+    "Example",
+    "ExampleRevision",
+    "Quota",
+    "Role",
+    "Status",
+    "Turn",
+]

@@ -1,0 +1,183 @@
+"""Reads: who sees which examples, list pages, the quota dashboard. Query counts are constant per page."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
+
+from django.conf import settings
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Substr
+
+from annotation import lima_format, paper
+from annotation.models import AuthorProfile, Example, Quota, Status, Turn
+from lima_site.roles import AUTHOR, RESEARCHER, can, user_roles
+
+PREVIEW_CHARS = 160
+
+
+def author_group(user) -> str:
+    """The user's LIMA author group ('A', 'B') or '' if none is set."""
+    if not user.is_authenticated:
+        return ""
+    if not hasattr(user, "_lima_author_group"):
+        user._lima_author_group = (
+            AuthorProfile.objects.filter(user=user).values_list("group", flat=True).first() or ""
+        )
+    return user._lima_author_group
+
+
+def writable_splits(user) -> tuple[str, ...]:
+    """Splits a person may write for: their group's (LIMA: A wrote train + dev, B the test prompts)."""
+    group = author_group(user)
+    if group and not (user.is_staff or RESEARCHER in user_roles(user)):
+        return paper.GROUP_SPLITS[group]
+    return tuple(key for key, _ in paper.SPLITS)
+
+
+def is_unrestricted(user) -> bool:
+    return user.is_staff or RESEARCHER in user_roles(user)
+
+
+def visible_examples(user) -> QuerySet[Example]:
+    """Examples this person may read. With blind authoring on, an author sees only their group's
+    splits (group B never sees training responses, group A never sees test prompts), plus their own."""
+    examples = Example.objects.all()
+    if is_unrestricted(user):
+        return examples
+    if AUTHOR not in user_roles(user):
+        return examples.none()
+    if not settings.LIMA_BLIND_TEST_AUTHORS:
+        return examples
+    group = author_group(user)
+    own = Q(created_by=user)
+    if not group:
+        return examples.filter(own)
+    return examples.filter(own | Q(split__in=paper.GROUP_SPLITS[group]))
+
+
+def can_edit_example(user, example: Example) -> bool:
+    if is_unrestricted(user):
+        return True
+    if example.created_by_id == user.pk and example.status in (Status.DRAFT, Status.REJECTED):
+        return can(user, "author_examples")
+    return example.status == Status.SUBMITTED and can_review_example(user, example)
+
+
+def can_review_example(user, example: Example) -> bool:
+    """Four eyes: a reviewer never approves their own example (staff excepted) and must be able to see it."""
+    if not can(user, "review_examples") or example.status != Status.SUBMITTED:
+        return False
+    if user.is_staff:
+        return True
+    if example.created_by_id == user.pk:
+        return False
+    return visible_examples(user).filter(pk=example.pk).exists()
+
+
+def with_prompt_preview(examples: QuerySet[Example]) -> QuerySet[Example]:
+    first_turn = Turn.objects.filter(example=OuterRef("pk"), position=0).values("text")[:1]
+    return examples.annotate(
+        prompt_preview=Substr(Subquery(first_turn), 1, PREVIEW_CHARS), turn_count=Count("turns")
+    )
+
+
+def examples_by_author(user) -> QuerySet[Example]:
+    return with_prompt_preview(Example.objects.filter(created_by=user)).select_related("reviewed_by").order_by("-updated_at", "-id")
+
+
+def review_queue(user, *, split: str = "", source: str = "") -> QuerySet[Example]:
+    examples = visible_examples(user).filter(status=Status.SUBMITTED)
+    if not user.is_staff:
+        examples = examples.exclude(created_by=user)
+    if split:
+        examples = examples.filter(split=split)
+    if source:
+        examples = examples.filter(source=source)
+    return with_prompt_preview(examples).select_related("created_by").order_by("updated_at", "id")
+
+
+@dataclass
+class QuotaCell:
+    quota: Quota
+    label: str
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def approved(self) -> int:
+        return self.counts.get(Status.APPROVED, 0)
+
+    @property
+    def percent(self) -> int:
+        return min(100, round(100 * self.approved / self.quota.target)) if self.quota.target else 100
+
+
+@dataclass
+class QuotaDashboard:
+    cells: list[QuotaCell]
+    unplanned: list[tuple[str, str, dict[str, int]]]  # (split, source, counts) with examples but no quota
+    statuses: tuple[str, ...]
+
+
+def quota_dashboard() -> QuotaDashboard:
+    """Counts per (split, source, status) in one aggregate query, plus the flagged subsets; three queries in all.
+
+    Source cells count single-turn examples, as Table 1 does; the multi-turn dialogues (LIMA's
+    extension from 1,000 to 1,030) are counted in their own row, whatever their source.
+    """
+    by_cell: dict[tuple[str, str], dict[str, int]] = {}
+    single_turn = Example.objects.filter(is_multi_turn=False)
+    for row in single_turn.values("split", "source", "status").annotate(n=Count("id")).order_by():
+        by_cell.setdefault((row["split"], row["source"]), {})[row["status"]] = row["n"]
+    flagged: dict[tuple[str, str], dict[str, int]] = {}
+    flag_rows = (
+        Example.objects.filter(Q(is_refusal=True) | Q(is_multi_turn=True))
+        .values("split", "status", "is_refusal", "is_multi_turn").annotate(n=Count("id")).order_by()
+    )
+    for row in flag_rows:
+        for flag, on in ((Quota.Flag.REFUSAL, row["is_refusal"]), (Quota.Flag.MULTI_TURN, row["is_multi_turn"])):
+            if on:
+                counts = flagged.setdefault((row["split"], flag), {})
+                counts[row["status"]] = counts.get(row["status"], 0) + row["n"]
+    source_labels = dict(paper.SOURCES)
+    cells = []
+    planned = set()
+    for quota in Quota.objects.all():
+        if quota.flag:
+            counts = flagged.get((quota.split, quota.flag), {})
+            label = quota.get_flag_display()
+        elif quota.source:
+            counts = by_cell.get((quota.split, quota.source), {})
+            planned.add((quota.split, quota.source))
+            label = source_labels.get(quota.source, quota.source)
+        else:
+            counts = {}
+            for (split, _), cell_counts in by_cell.items():
+                if split == quota.split:
+                    for status, n in cell_counts.items():
+                        counts[status] = counts.get(status, 0) + n
+            label = "All sources"
+        cells.append(QuotaCell(quota=quota, label=label, counts=counts))
+    unplanned = [(split, source, counts) for (split, source), counts in sorted(by_cell.items()) if (split, source) not in planned]
+    statuses = (Status.CANDIDATE, Status.DRAFT, Status.SUBMITTED, Status.APPROVED, Status.REJECTED)
+    return QuotaDashboard(cells=cells, unplanned=unplanned, statuses=statuses)
+
+
+
+def dataset_jsonl_lines(dataset) -> Iterator[str]:
+    """The snapshot as GAIR/lima JSONL, streamed row by row (constant memory)."""
+    rows = dataset.rows.order_by("position").values_list("conversations", "source")
+    for conversations, source in rows.iterator(chunk_size=500):
+        yield lima_format.dumps_jsonl_row(conversations=conversations, source=source)
+
+
+def dataset_csv_lines(dataset) -> Iterator[str]:
+    """The snapshot as CSV (turn_1..turn_N columns); two streamed passes, the first only sizes the header."""
+    rows = dataset.rows.order_by("position").values_list("is_refusal", "source", "conversations")
+    max_turns = max((len(conversations) for _, _, conversations in rows.iterator(chunk_size=500)), default=1)
+    records = ((dataset.split, source, refusal, conversations) for refusal, source, conversations in rows.iterator(chunk_size=500))
+    return lima_format.csv_lines(records, max_turns)

@@ -1,0 +1,200 @@
+"""Writes to examples: create, save with optimistic locking, submit, review. Each runs in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from annotation import paper
+from annotation.models import Example, ExampleRevision, Role, Status, Turn
+from annotation.selectors import can_edit_example, can_review_example
+
+# Autosaves by the same person within this window update one history entry instead of adding one per keystroke pause.
+AUTOSAVE_COALESCE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class TurnInput:
+    role: str
+    text: str
+
+
+@dataclass
+class ExampleDraft:
+    """What an editor submits: the example's fields and its ordered turns."""
+
+    split: str
+    source: str
+    is_refusal: bool = False
+    title: str = ""
+    turns: list[TurnInput] = field(default_factory=list)
+
+
+class EditConflict(Exception):
+    """Someone saved the example since this editor loaded it; carries both versions for the user to compare."""
+
+    def __init__(self, *, current: Example, current_snapshot: dict, submitted: ExampleDraft, expected_version: int):
+        self.current = current
+        self.current_snapshot = current_snapshot
+        self.submitted = submitted
+        self.expected_version = expected_version
+        super().__init__(f"example {current.pk} is at version {current.version}, the edit was made on version {expected_version}")
+
+
+def snapshot(example: Example, turns: list[Turn] | list[TurnInput] | None = None) -> dict:
+    if turns is None:
+        turns = list(example.turns.all())
+    return {
+        "split": example.split,
+        "source": example.source,
+        "status": example.status,
+        "is_refusal": example.is_refusal,
+        "title": example.title,
+        "turns": [{"role": t.role, "text": t.text} for t in turns],
+    }
+
+
+def draft_snapshot(draft: ExampleDraft, status: str) -> dict:
+    return {
+        "split": draft.split, "source": draft.source, "status": status, "is_refusal": draft.is_refusal,
+        "title": draft.title, "turns": [{"role": t.role, "text": t.text} for t in draft.turns],
+    }
+
+
+def default_turns(split: str) -> list[TurnInput]:
+    """A new example starts with the turns its split needs: a prompt, plus a response in training."""
+    turns = [TurnInput(Role.USER, "")]
+    if split == paper.TRAIN:
+        turns.append(TurnInput(Role.ASSISTANT, ""))
+    return turns
+
+
+def _write_turns(example: Example, turns: list[TurnInput]) -> list[Turn]:
+    example.turns.all().delete()
+    return Turn.objects.bulk_create(
+        Turn(example=example, position=position, role=turn.role, text=turn.text) for position, turn in enumerate(turns)
+    )
+
+
+def _record(example: Example, *, action: str, user, turns, comment: str = "") -> None:
+    state = snapshot(example, turns)
+    if action == ExampleRevision.Action.EDITED:
+        last = example.revisions.order_by("-version").first()
+        if (
+            last is not None
+            and last.action == ExampleRevision.Action.EDITED
+            and last.user_id == getattr(user, "pk", None)
+            and timezone.now() - last.created_at < AUTOSAVE_COALESCE
+        ):
+            ExampleRevision.objects.filter(pk=last.pk).update(version=example.version, snapshot=state)
+            return
+    ExampleRevision.objects.create(
+        example=example, version=example.version, action=action, user=user, snapshot=state, comment=comment
+    )
+
+
+def create_example(*, user, split: str, source: str, author_group: str = "", is_refusal: bool = False,
+                   title: str = "", turns: list[TurnInput] | None = None) -> Example:
+    turns = turns if turns is not None else default_turns(split)
+    with transaction.atomic():
+        example = Example.objects.create(
+            split=split, source=source, author_group=author_group, is_refusal=is_refusal, title=title,
+            created_by=user, status=Status.DRAFT, is_multi_turn=_is_multi_turn(turns),
+        )
+        written = _write_turns(example, turns)
+        _record(example, action=ExampleRevision.Action.CREATED, user=user, turns=written)
+    return example
+
+
+def _is_multi_turn(turns) -> bool:
+    return sum(1 for t in turns if t.role == Role.USER) > 1
+
+
+def save_example(*, example_id: int, user, expected_version: int, draft: ExampleDraft,
+                 action: str = ExampleRevision.Action.EDITED) -> Example:
+    """Save an edit made on `expected_version`; raises EditConflict if the example moved on meanwhile."""
+    with transaction.atomic():
+        example = Example.objects.select_for_update().get(pk=example_id)
+        if not can_edit_example(user, example):
+            raise PermissionDenied("this example cannot be edited by you in its current state")
+        if example.version != expected_version:
+            raise EditConflict(
+                current=example, current_snapshot=snapshot(example), submitted=draft, expected_version=expected_version
+            )
+        status = Status.DRAFT if example.status == Status.REJECTED and example.created_by_id == user.pk else example.status
+        Example.objects.filter(pk=example.pk).update(
+            split=draft.split, source=draft.source, is_refusal=draft.is_refusal, title=draft.title[:200],
+            is_multi_turn=_is_multi_turn(draft.turns), status=status, version=F("version") + 1, updated_at=timezone.now(),
+        )
+        example.refresh_from_db()
+        written = _write_turns(example, draft.turns)
+        _record(example, action=action, user=user, turns=written)
+    return example
+
+
+def structural_errors(draft: ExampleDraft) -> dict[str, str]:
+    """What makes an example impossible to submit (style is only a warning; this is structure)."""
+    errors: dict[str, str] = {}
+    if not draft.turns:
+        errors["turns"] = "An example needs at least a prompt."
+        return errors
+    for index, turn in enumerate(draft.turns):
+        expected = Role.USER if index % 2 == 0 else Role.ASSISTANT
+        if turn.role != expected:
+            errors[f"turn-{index}"] = f"Turn {index + 1} should be a {expected} turn: turns alternate, starting with the user."
+        elif not turn.text.strip():
+            errors[f"turn-{index}"] = f"Turn {index + 1} is empty."
+    last = draft.turns[-1].role
+    if draft.split == paper.TRAIN and last != Role.ASSISTANT:
+        errors.setdefault("turns", "A training example ends with an assistant response.")
+    if draft.split in (paper.DEV, paper.TEST) and last != Role.USER:
+        errors.setdefault("turns", "Dev and test examples are prompts: they end with a user turn, and the model answers.")
+    return errors
+
+
+def submit_example(*, example_id: int, user, expected_version: int, draft: ExampleDraft) -> Example:
+    errors = structural_errors(draft)
+    if errors:
+        raise ValidationError(errors)
+    with transaction.atomic():
+        example = save_example(example_id=example_id, user=user, expected_version=expected_version, draft=draft)
+        if example.status not in (Status.DRAFT, Status.REJECTED, Status.CANDIDATE):
+            return example
+        Example.objects.filter(pk=example.pk).update(status=Status.SUBMITTED, version=F("version") + 1, updated_at=timezone.now())
+        example.refresh_from_db()
+        _record(example, action=ExampleRevision.Action.SUBMITTED, user=user, turns=None)
+    return example
+
+
+def review_example(*, example_id: int, reviewer, expected_version: int, approve: bool, comment: str = "") -> Example:
+    """Approve or reject a submitted example; rejecting needs a comment the author will read."""
+    if not approve and not comment.strip():
+        raise ValidationError({"comment": "Say what the author should change."})
+    with transaction.atomic():
+        example = Example.objects.select_for_update().get(pk=example_id)
+        if not can_review_example(reviewer, example):
+            raise PermissionDenied("you cannot review this example")
+        if example.version != expected_version:
+            raise EditConflict(current=example, current_snapshot=snapshot(example), submitted=None, expected_version=expected_version)
+        status = Status.APPROVED if approve else Status.REJECTED
+        Example.objects.filter(pk=example.pk).update(
+            status=status, reviewed_by=reviewer, review_comment=comment.strip(), reviewed_at=timezone.now(),
+            version=F("version") + 1, updated_at=timezone.now(),
+        )
+        example.refresh_from_db()
+        action = ExampleRevision.Action.APPROVED if approve else ExampleRevision.Action.REJECTED
+        _record(example, action=action, user=reviewer, turns=None, comment=comment.strip())
+    return example
+
+
+def delete_draft(*, example_id: int, user) -> None:
+    with transaction.atomic():
+        example = Example.objects.select_for_update().get(pk=example_id)
+        if example.created_by_id != user.pk or example.status != Status.DRAFT:
+            raise PermissionDenied("only your own drafts can be deleted")
+        example.delete()

@@ -1,0 +1,26 @@
+from django.urls import path, re_path
+
+from annotation.views import authoring, dashboard, datasets, review
+
+app_name = "annotation"
+
+urlpatterns = [
+    path("examples/", authoring.example_list, name="example_list"),
+    path("examples/new/", authoring.example_create, name="example_create"),
+    path("examples/<int:pk>/", authoring.example_detail, name="example_detail"),
+    path("examples/<int:pk>/edit/", authoring.example_edit, name="example_edit"),
+    path("examples/<int:pk>/autosave/", authoring.example_autosave, name="example_autosave"),
+    path("examples/<int:pk>/turns/<str:operation>/", authoring.example_turns, name="example_turns"),
+    path("examples/<int:pk>/submit/", authoring.example_submit, name="example_submit"),
+    path("examples/<int:pk>/delete/", authoring.example_delete, name="example_delete"),
+    path("examples/<int:pk>/history/", authoring.example_history, name="example_history"),
+    path("review/", review.review_queue, name="review_queue"),
+    path("review/<int:pk>/", review.review_decide, name="review_decide"),
+    path("quotas/", dashboard.dashboard, name="dashboard"),
+    path("quotas/<int:pk>/", dashboard.quota_update, name="quota_update"),
+    path("datasets/", datasets.dataset_list, name="dataset_list"),
+    path("datasets/import/", datasets.dataset_import, name="dataset_import"),
+    path("datasets/freeze/", datasets.dataset_freeze, name="dataset_freeze"),
+    path("datasets/<int:pk>/", datasets.dataset_detail, name="dataset_detail"),
+    re_path(r"^datasets/(?P<pk>[0-9]+)/export\.(?P<fmt>jsonl|csv)$", datasets.dataset_export, name="dataset_export"),
+]

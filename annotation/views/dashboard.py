@@ -1,0 +1,32 @@
+"""The quota dashboard: progress against the paper's Table 1, refreshed live by HTMX polling."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation import selectors
+from annotation.forms import QuotaForm
+from annotation.models import Quota
+from lima_site.roles import can, role_required
+
+
+@role_required("view_quotas")
+def dashboard(request):
+    context = {"dashboard": selectors.quota_dashboard(), "can_edit": can(request.user, "edit_quotas")}
+    template = "annotation/partials/quota_table.html" if request.htmx else "annotation/dashboard.html"
+    return render(request, template, context)
+
+
+@require_POST
+@role_required("edit_quotas")
+def quota_update(request, pk: int):
+    quota = get_object_or_404(Quota, pk=pk)
+    form = QuotaForm(request.POST, instance=quota)
+    if form.is_valid():
+        form.save()
+        messages.success(request, f"Target for {quota.split}/{quota.source or quota.flag or 'all'} is now {quota.target}.")
+    else:
+        messages.error(request, "Target must be a whole number ≥ 0.")
+    return redirect("annotation:dashboard")

@@ -1,0 +1,92 @@
+"""The one place that decides who may do what.
+
+Roles are Django groups (`author`, `annotator`, `researcher`); staff may do everything. Views
+ask for a *capability* (`role_required("review_examples")`), never for a group directly, so the
+access matrix lives in CAPABILITIES below and the tests walk it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+
+AUTHOR, ANNOTATOR, RESEARCHER = "author", "annotator", "researcher"
+ROLES = (AUTHOR, ANNOTATOR, RESEARCHER)
+
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "author_examples": frozenset({AUTHOR}),
+    # Editing is further limited per object (own drafts; submitted examples for reviewers).
+    "edit_examples": frozenset({AUTHOR, RESEARCHER}),
+    # LIMA's authors review each other's examples; researchers curate everything.
+    "review_examples": frozenset({AUTHOR, RESEARCHER}),
+    "view_quotas": frozenset({AUTHOR, RESEARCHER}),
+    "edit_quotas": frozenset({RESEARCHER}),
+    "manage_datasets": frozenset({RESEARCHER}),
+}
+
+
+def user_roles(user) -> frozenset[str]:
+    if not user.is_authenticated:
+        return frozenset()
+    cached = getattr(user, "_lima_roles", None)
+    if cached is None:
+        cached = frozenset(user.groups.filter(name__in=ROLES).values_list("name", flat=True))
+        user._lima_roles = cached
+    return cached
+
+
+def can(user, capability: str) -> bool:
+    if capability not in CAPABILITIES:
+        raise KeyError(f"unknown capability {capability!r}")
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_staff:
+        return True
+    return bool(CAPABILITIES[capability] & user_roles(user))
+
+
+def role_required(capability: str):
+    """View decorator: anonymous users go to the login page, others without the capability get 403."""
+    if capability not in CAPABILITIES:
+        raise KeyError(f"unknown capability {capability!r}")
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request, *args, **kwargs):
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not can(request.user, capability):
+                raise PermissionDenied(f"needs {capability}")
+            return view(request, *args, **kwargs)
+
+        wrapped.lima_capability = capability
+        return wrapped
+
+    return decorator
+
+
+@dataclass(frozen=True)
+class NavEntry:
+    label: str
+    url_name: str
+    capability: str
+
+
+NAVIGATION = (
+    NavEntry("My examples", "annotation:example_list", "author_examples"),
+    NavEntry("Review", "annotation:review_queue", "review_examples"),
+    NavEntry("Quotas", "annotation:dashboard", "view_quotas"),
+    NavEntry("Datasets", "annotation:dataset_list", "manage_datasets"),
+)
+
+
+def navigation(request):
+    """Template context: the navigation entries this user may use, and their roles."""
+    user = request.user
+    return {
+        "nav_entries": [entry for entry in NAVIGATION if can(user, entry.capability)],
+        "user_roles": sorted(user_roles(user)) + (["staff"] if user.is_authenticated and user.is_staff else []),
+    }

@@ -1,0 +1,57 @@
+"""Small builders for examples and GAIR/lima files (no large fixtures)."""
+
+from __future__ import annotations
+
+import json
+
+from annotation.models import Example, Status
+from annotation.services.examples import TurnInput, create_example
+from annotation.services.datasets import import_examples
+from annotation.lima_format import ParsedRow
+
+
+def example(*, user, split="train", source="authored", status=Status.DRAFT, turns=("A prompt?", "A response."), **fields) -> Example:
+    created = create_example(
+        user=user, split=split, source=source,
+        turns=[TurnInput("user" if i % 2 == 0 else "assistant", text) for i, text in enumerate(turns)], **fields,
+    )
+    if status != Status.DRAFT:
+        Example.objects.filter(pk=created.pk).update(status=status)
+        created.refresh_from_db()
+    return created
+
+
+def bulk_examples(n: int, *, user, split="train", source="authored", status=Status.APPROVED) -> None:
+    rows = [
+        ParsedRow(line=i + 1, split=split, source=source, conversations=[f"Prompt {i}?", f"Response {i}."])
+        for i in range(n)
+    ]
+    import_examples(rows=rows, user=user, status=status)
+
+
+# Table 1 of the paper: (split, source, examples), plus 30 multi-turn dialogues (10 authored, 20 Stack Exchange).
+TABLE_1_MIX = [
+    ("train", "stackexchange_stem", 200), ("train", "stackexchange_other", 200), ("train", "wikihow", 200),
+    ("train", "reddit_writingprompts", 150), ("train", "natural_instructions", 50), ("train", "authored", 200),
+    ("test", "reddit_askreddit", 70), ("test", "authored", 230),
+]
+
+
+def lima_1330_lines() -> list[str]:
+    """A 1,330-row GAIR/lima JSONL file: 1,000 train (13 refusals) + 30 multi-turn + 300 test."""
+    lines = []
+    for split, source, count in TABLE_1_MIX:
+        for i in range(count):
+            if split == "train":
+                record = {"conversations": [f"{source} question {i}?", f"Certainly: {source} answer {i}."], "source": source}
+                if source == "authored" and i < 13:
+                    record["is_refusal"] = True
+            else:
+                record = {"conversations": [f"{source} test prompt {i}?"], "source": source}
+            lines.append(json.dumps(record))
+    for i in range(30):
+        source = "authored" if i < 10 else "stackexchange_stem"
+        conversation = [f"Dialogue {i} opener?", "First answer.", "A follow-up?", "Second answer."]
+        lines.append(json.dumps({"conversations": conversation, "source": source, "split": "train"}))
+    assert len(lines) == 1330
+    return lines

@@ -1,0 +1,70 @@
+"""Shared fixtures. The suite runs against real services: it fails, never skips, when one is missing."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.conf import settings
+from django.contrib.auth.models import Group
+
+from annotation.models import AuthorProfile
+
+
+def pytest_configure(config):
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if "postgresql" not in engine and not os.environ.get("LIMA_TEST_ALLOW_SQLITE"):
+        raise pytest.UsageError(
+            f"the suite runs against real PostgreSQL; DATABASE_URL points at {engine}. Run `make test`, "
+            "which sets DATABASE_URL=postgres://postgres@127.0.0.1:5432/lima and starts the services."
+        )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tiny_model(django_db_blocker):
+    """Build the tiny model + tokenizer once per session (a fraction of a second), as `make run` does."""
+    from django.core.management import call_command
+
+    with django_db_blocker.unblock():
+        call_command("build_tiny_model", verbosity=0)
+    return settings.LIMA_MODEL_DIR
+
+
+@pytest.fixture
+def make_user(db):
+    from django.contrib.auth import get_user_model
+
+    counter = {"n": 0}
+
+    def build(role: str | None = None, *, group: str = "", staff: bool = False, username: str | None = None):
+        counter["n"] += 1
+        user = get_user_model().objects.create_user(
+            username=username or f"{role or 'staff'}{counter['n']}", password="pw-for-tests-123", is_staff=staff
+        )
+        if role:
+            user.groups.add(Group.objects.get(name=role))
+        if group:
+            AuthorProfile.objects.create(user=user, group=group)
+        return user
+
+    return build
+
+
+@pytest.fixture
+def author(make_user):
+    return make_user("author", group="A", username="author_a")
+
+
+@pytest.fixture
+def test_author(make_user):
+    return make_user("author", group="B", username="author_b")
+
+
+@pytest.fixture
+def researcher(make_user):
+    return make_user("researcher", username="researcher1")
+
+
+@pytest.fixture
+def annotator(make_user):
+    return make_user("annotator", username="annotator1")
