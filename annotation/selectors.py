@@ -76,10 +76,10 @@ def can_review_example(user, example: Example) -> bool:
 
 
 def with_prompt_preview(examples: QuerySet[Example]) -> QuerySet[Example]:
+    """First prompt and turn count as correlated subqueries: evaluated only for the rows of the page."""
     first_turn = Turn.objects.filter(example=OuterRef("pk"), position=0).values("text")[:1]
-    return examples.annotate(
-        prompt_preview=Substr(Subquery(first_turn), 1, PREVIEW_CHARS), turn_count=Count("turns")
-    )
+    turn_count = Turn.objects.filter(example=OuterRef("pk")).order_by().values("example").annotate(n=Count("id")).values("n")
+    return examples.annotate(prompt_preview=Substr(Subquery(first_turn), 1, PREVIEW_CHARS), turn_count=Subquery(turn_count))
 
 
 def examples_by_author(user) -> QuerySet[Example]:
