@@ -124,15 +124,21 @@ class QuotaDashboard:
 
 
 def quota_dashboard() -> QuotaDashboard:
-    """Counts per (split, source, status) in one aggregate query, plus the flagged subsets; three queries in all.
+    """Counts per (split, source, status) and the flagged subsets: three queries in all.
 
-    Source cells count single-turn examples, as Table 1 does; the multi-turn dialogues (LIMA's
-    extension from 1,000 to 1,030) are counted in their own row, whatever their source.
+    Where a split has a multi-turn target (LIMA's extension of the training set from 1,000 to
+    1,030), its dialogues count in that row and not in their source's cell, so the source cells
+    match Table 1; in other splits a dialogue counts under its source.
     """
+    quotas = list(Quota.objects.all())
+    multi_turn_splits = {quota.split for quota in quotas if quota.flag == Quota.Flag.MULTI_TURN}
     by_cell: dict[tuple[str, str], dict[str, int]] = {}
-    single_turn = Example.objects.filter(is_multi_turn=False)
-    for row in single_turn.values("split", "source", "status").annotate(n=Count("id")).order_by():
-        by_cell.setdefault((row["split"], row["source"]), {})[row["status"]] = row["n"]
+    cell_rows = Example.objects.values("split", "source", "status", "is_multi_turn").annotate(n=Count("id")).order_by()
+    for row in cell_rows:
+        if row["is_multi_turn"] and row["split"] in multi_turn_splits:
+            continue
+        counts = by_cell.setdefault((row["split"], row["source"]), {})
+        counts[row["status"]] = counts.get(row["status"], 0) + row["n"]
     flagged: dict[tuple[str, str], dict[str, int]] = {}
     flag_rows = (
         Example.objects.filter(Q(is_refusal=True) | Q(is_multi_turn=True))
@@ -146,7 +152,7 @@ def quota_dashboard() -> QuotaDashboard:
     source_labels = dict(paper.SOURCES)
     cells = []
     planned = set()
-    for quota in Quota.objects.all():
+    for quota in quotas:
         if quota.flag:
             counts = flagged.get((quota.split, quota.flag), {})
             label = quota.get_flag_display()
