@@ -1,3 +1,4 @@
+from .curation import ImportJob
 from .datasets import Dataset, DatasetRow
 from .examples import AuthorGroup, AuthorProfile, Example, ExampleRevision, Quota, Role, Status, Turn
 
@@ -8,6 +9,7 @@ __all__ = [
     "DatasetRow",
     "Example",
     "ExampleRevision",
+    "ImportJob",
     "Quota",
     "Role",
     "Status",

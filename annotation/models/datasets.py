@@ -31,6 +31,8 @@ class DatasetRow(models.Model):
     source = models.CharField(max_length=32)
     conversations = models.JSONField()
     is_refusal = models.BooleanField(default=False)
+    # Licence attribution of mined rows (site, URL, author, licence), exported beside the GAIR/lima file.
+    attribution = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["dataset", "position"]

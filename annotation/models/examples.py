@@ -46,6 +46,8 @@ class Example(models.Model):
     is_multi_turn = models.BooleanField(default=False, editable=False)
     title = models.CharField(max_length=200, blank=True, help_text="Short label for lists; defaults to the prompt.")
     provenance = models.JSONField(default=dict, blank=True, help_text="Original URL, score, licence, raw text.")
+    # Identity in the source dump ("stackexchange:physics.stackexchange.com:123"): re-running an import matches on it.
+    source_key = models.CharField(max_length=255, blank=True, default="", editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="examples"
     )
@@ -65,6 +67,7 @@ class Example(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(split__in=[key for key, _ in paper.SPLITS]), name="example_split_valid"),
             models.CheckConstraint(condition=Q(status__in=Status.values), name="example_status_valid"),
+            models.UniqueConstraint(fields=["source_key"], condition=~Q(source_key=""), name="example_source_key_unique"),
         ]
 
     def __str__(self) -> str:

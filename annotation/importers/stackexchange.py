@@ -1,0 +1,495 @@
+"""Stack Exchange data dumps → LIMA candidates (no Django import).
+
+Reads `<site>/Posts.xml` (one `<row/>` per post: Id, PostTypeId 1 = question / 2 = answer,
+AcceptedAnswerId, Score, Title, Body as HTML, ParentId, OwnerUserId, OwnerDisplayName) from one
+site folder or a folder of sites, in one streaming pass per site: lxml's iterparse with each row
+cleared as soon as it is read, and a bounded pool of each site's highest-scoring questions, so a
+multi-GB dump runs in constant memory.
+
+LIMA's rules (paper, "Curation rules"), one function each below:
+  * only the highest-scoring questions whose title is self-contained;
+  * each question's top answer, which must score at least 10;
+  * answers of 1,200-4,096 characters (measured on the cleaned text);
+  * no first-person answers; no answers that refer to other answers or to the site;
+  * links, images and HTML stripped, code blocks and lists kept (as Markdown);
+  * the prompt is the title for some examples and the question body for others;
+  * 200 STEM + 200 Other pairs, sampled across communities with temperature 3.
+
+The dump is ordered by Id and an answer is always posted after its question, so one pass
+suffices: an answer whose question is not (or no longer) in the pool can never be selected.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lxml import etree
+
+from annotation import paper
+from annotation.importers.batch import (
+    Candidate,
+    CandidateBatch,
+    CountingReader,
+    ImportReport,
+    InputError,
+    Progress,
+    ProgressMeter,
+    files_under,
+)
+from annotation.importers.cleaning import html_to_markdown, prose_only
+from annotation.importers.sampling import TopK, sample_across_communities
+
+SITES_FILE = Path(__file__).with_name("stackexchange_sites.json")
+LICENCE = "CC BY-SA 4.0"
+STEM, OTHER, EXCLUDED = "stem", "other", "excluded"
+SOURCE_OF_CATEGORY = {STEM: "stackexchange_stem", OTHER: "stackexchange_other"}
+
+# Rule names, as reported per rejection (a record is counted under the first rule it fails).
+TITLE_NOT_SELF_CONTAINED = "title_not_self_contained"
+NOT_TOP_SCORING_QUESTION = "question_not_top_scoring"
+NO_ANSWER = "no_answer"
+ANSWER_SCORE_BELOW_MIN = "top_answer_score_below_min"
+ANSWER_TOO_SHORT = "answer_too_short"
+ANSWER_TOO_LONG = "answer_too_long"
+FIRST_PERSON = "first_person"
+REFERS_TO_OTHER_ANSWERS = "refers_to_other_answers"
+NOT_SAMPLED = "not_sampled"
+RULES = (TITLE_NOT_SELF_CONTAINED, NOT_TOP_SCORING_QUESTION, NO_ANSWER, ANSWER_SCORE_BELOW_MIN, ANSWER_TOO_SHORT,
+         ANSWER_TOO_LONG, FIRST_PERSON, REFERS_TO_OTHER_ANSWERS, NOT_SAMPLED)
+
+
+@dataclass(frozen=True)
+class StackExchangeParams:
+    """Defaults are the paper's; `pool_size` bounds memory (the best questions kept per site before the answer rules)."""
+
+    seed: int = 0
+    stem_target: int = 200
+    other_target: int = 200
+    temperature: float = 3.0
+    min_answer_score: int = 10
+    min_answer_chars: int = paper.STACKEXCHANGE_ANSWER_CHARS[0]
+    max_answer_chars: int = paper.STACKEXCHANGE_ANSWER_CHARS[1]
+    title_prompt_share: float = 0.5
+    min_title_words: int = 3
+    pool_size: int = 2000
+    site_categories: dict[str, str] = field(default_factory=dict)
+    sites_file: str = ""
+    with_comments: bool = True
+    max_comments: int = 20
+    strict: bool = False
+
+
+# --- the rules -------------------------------------------------------------------------------
+
+_TITLE_MARKERS = re.compile(r"\[(?:closed|duplicate|on hold|migrated|deleted)\]", re.IGNORECASE)
+_REFERS_TO_BODY = re.compile(
+    r"\b(?:this|these|that|those|my|our|the following|following|above|below|attached|given)\s+(?:\w+\s+)?"
+    r"(?:code|error|problem|issue|question|image|picture|photo|diagram|graph|equation|sentence|passage|text|snippet|"
+    r"example|figure|plot|script|function|program|query|circuit|output|warning|exception|message|screenshot|"
+    r"situation|scenario|word|phrase|setup|configuration|table|list|result|proof|integral|expression|formula|"
+    r"statement|file|log|case)s?\b",
+    re.IGNORECASE,
+)
+_DEICTIC_ENDING = re.compile(r"\b(?:this|that|these|those|it|here|above|below)\s*[?.!]*\s*$", re.IGNORECASE)
+_WORDS = re.compile(r"\w+")
+
+
+def title_is_self_contained(title: str, *, min_words: int = 3) -> bool:
+    """Can the title be asked on its own? Not a stub, not closed/duplicate, not pointing at the body
+    ("this code", "the following error", "... like this?")."""
+    title = title.strip()
+    if len(_WORDS.findall(title)) < min_words:
+        return False
+    if _TITLE_MARKERS.search(title) or title.endswith(("...", "…", ":")) or title.lower().startswith("re:"):
+        return False
+    return not (_REFERS_TO_BODY.search(title) or _DEICTIC_ENDING.search(title))
+
+
+def answer_score_is_high_enough(score: int, *, min_score: int = 10) -> bool:
+    return score >= min_score
+
+
+def answer_length_verdict(text: str, *, low: int, high: int) -> str | None:
+    """None if the cleaned answer is within LIMA's 1,200-4,096 characters, else the rule it breaks."""
+    if len(text) < low:
+        return ANSWER_TOO_SHORT
+    if len(text) > high:
+        return ANSWER_TOO_LONG
+    return None
+
+
+_FIRST_PERSON = re.compile(r"\b(?:I(?!/O\b)|I'm|I've|I'd|I'll|[Mm]y|[Mm]e|[Mm]ine|[Mm]yself)\b")
+
+
+def is_first_person(text: str) -> bool:
+    """LIMA drops answers written in the first person ("I", "my"); code is not prose, so it is ignored."""
+    return bool(_FIRST_PERSON.search(prose_only(text)))
+
+
+_OTHER_ANSWERS = re.compile(
+    r"\bas (?:already |previously |others have |has been |was |is )?(?:mentioned|said|stated|noted|pointed out|suggested)\b"
+    r"|\bstack ?exchange\b|\bstack ?overflow\b|\bsuper ?user\b|\bserver ?fault\b|\bmath\.?se\b"
+    r"|\b(?:up|down)-?vot(?:e|es|ed|ing)\b"
+    r"|\bother answers?\b|\banother answer\b|\baccepted answer\b|\b(?:previous|above|below|earlier|existing|top|first) answers?\b"
+    r"|\banswers? (?:above|below)\b|\b(?:this|that) answer\b|\bthe comments?\b(?= (?:above|below)| section)"
+    r"|\bin (?:the |your )?comments?\b|\bduplicate of\b",
+    re.IGNORECASE,
+)
+_MENTION = re.compile(r"(?<![\w.])@\w{2,}|\bOP\b|\bthe OP's\b")
+
+
+def refers_to_other_answers(text: str) -> bool:
+    """LIMA drops answers that lean on the thread ("as mentioned", "Stack Exchange", "upvote", "other answer", "@user")."""
+    prose = prose_only(text)
+    return bool(_OTHER_ANSWERS.search(prose) or _MENTION.search(prose))
+
+
+def choose_prompt_from_title(*, seed: int, site: str, question_id: int, title_share: float) -> bool:
+    """LIMA uses the title as the prompt for some examples and the body for others; seeded per question
+    so the choice does not depend on which other questions were sampled."""
+    return random.Random(f"{seed}:{site}:{question_id}").random() < title_share
+
+
+def comment_dialogue(*, prompt: str, response: str, comments: list[dict], answerer_id: str | None) -> list[str] | None:
+    """A multi-turn starting point from an answer's comment chain: the answerer's comments are assistant
+    turns, everyone else's user turns; consecutive turns of one side merge; it ends on the assistant.
+    None when the chain has no user follow-up answered by the answerer."""
+    turns: list[tuple[str, str]] = [("user", prompt), ("assistant", response)]
+    for comment in comments:
+        text = re.sub(r"^@\S+\s*", "", comment.get("text", "").strip())
+        if not text:
+            continue
+        role = "assistant" if answerer_id and comment.get("user_id") == answerer_id else "user"
+        if turns[-1][0] == role:
+            turns[-1] = (role, f"{turns[-1][1]}\n\n{text}")
+        else:
+            turns.append((role, text))
+    while turns and turns[-1][0] == "user":
+        turns.pop()
+    return [text for _, text in turns] if len(turns) >= 4 else None
+
+
+# --- sites -----------------------------------------------------------------------------------
+
+
+def _short(host: str) -> str:
+    for suffix in (".stackexchange.com", ".com", ".net"):
+        if host.endswith(suffix):
+            return host[: -len(suffix)]
+    return host
+
+
+def load_site_categories(sites_file: str | Path = "", overrides: dict[str, str] | None = None) -> dict[str, str]:
+    """Site host or short name → 'stem' / 'other' / 'excluded', from the shipped (editable) list plus overrides."""
+    path = Path(sites_file) if sites_file else SITES_FILE
+    try:
+        listing = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InputError(path, None, f"cannot read the site list: {exc}") from exc
+    categories: dict[str, str] = {}
+    for category in (STEM, OTHER, EXCLUDED):
+        for host in listing.get(category, []):
+            categories[host.lower()] = category
+            categories[_short(host.lower())] = category
+    for name, category in (overrides or {}).items():
+        if category not in (STEM, OTHER, EXCLUDED):
+            raise ValueError(f"site {name!r}: category must be stem, other or excluded, not {category!r}")
+        categories[name.lower()] = category
+        categories[_short(name.lower())] = category
+    return categories
+
+
+def site_host(folder_name: str) -> str:
+    """The site's host from its dump folder ('physics.stackexchange.com', or a bare 'physics')."""
+    name = folder_name.lower().removesuffix(".7z")
+    if "." in name:
+        return name
+    return f"{name}.com" if name in ("stackoverflow", "superuser", "serverfault", "askubuntu") else f"{name}.stackexchange.com"
+
+
+def site_category(host: str, categories: dict[str, str]) -> str | None:
+    if host.startswith("meta.") or ".meta." in host:
+        return EXCLUDED
+    return categories.get(host) or categories.get(_short(host))
+
+
+# --- the streaming scan ----------------------------------------------------------------------
+
+# Pool payload slots (a list, not an object: the pool is updated once per answer row).
+_TITLE, _BODY, _ACCEPTED, _Q_OWNER, _BEST_SCORE, _ANSWER_ID, _ANSWER_BODY, _A_OWNER, _A_OWNER_NAME = range(9)
+
+
+def _int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
+
+
+@dataclass
+class EligiblePair:
+    question_id: int
+    question_score: int
+    title: str
+    question_html: str
+    question_owner: str | None
+    answer_id: int
+    answer_score: int
+    answer_html: str
+    answer_markdown: str
+    answer_owner: str | None
+    answer_owner_name: str | None
+
+
+@dataclass
+class SiteScan:
+    host: str
+    category: str
+    folder: Path
+    questions: int = 0
+    eligible: list[EligiblePair] = field(default_factory=list)
+
+
+def _rows(path: Path, reader) -> etree.iterparse:
+    # No DTDs, no entities beyond XML's own, no network: dumps are data, never instructions to the parser.
+    return etree.iterparse(reader, events=("end",), tag="row", resolve_entities=False, no_network=True,
+                           load_dtd=False, huge_tree=True)
+
+
+def _release(row) -> None:
+    """Constant memory: drop the row's content and the already-processed siblings before it."""
+    row.clear()
+    parent = row.getparent()
+    while row.getprevious() is not None:
+        del parent[0]
+
+
+def _syntax_error(path: Path, exc: etree.XMLSyntaxError) -> InputError:
+    message = exc.msg or str(exc)
+    if "not proper UTF-8" in message or "encoding" in message.lower():
+        message += " (the dump must be UTF-8)"
+    return InputError(path, exc.lineno or (exc.position[0] if exc.position else None), f"malformed XML: {message}")
+
+
+def scan_posts(path: Path, *, params: StackExchangeParams, report: ImportReport, meter: ProgressMeter) -> tuple[int, TopK]:
+    """One pass over Posts.xml: the pool of the site's best self-contained questions with their top answers."""
+    pool: TopK[int] = TopK(params.pool_size)
+    payloads = pool.payloads
+    questions = 0
+    min_words = params.min_title_words
+    try:
+        with open(path, "rb") as raw:
+            for _, row in _rows(path, CountingReader(raw, meter)):
+                get = row.get
+                kind = get("PostTypeId")
+                if kind == "2":
+                    entry = payloads.get(_int(get("ParentId")))
+                    if entry is not None:
+                        answer_id, score, body = _int(get("Id")), _int(get("Score")), get("Body")
+                        if answer_id is None or score is None or body is None:
+                            report.skip(path, row.sourceline, "answer without a numeric Id/Score or a Body")
+                        elif score > entry[_BEST_SCORE] or (score == entry[_BEST_SCORE] and answer_id == entry[_ACCEPTED]):
+                            entry[_BEST_SCORE:] = [score, answer_id, body, get("OwnerUserId"), get("OwnerDisplayName")]
+                elif kind == "1":
+                    question_id, score, title, body = _int(get("Id")), _int(get("Score")), get("Title"), get("Body")
+                    if question_id is None or score is None or title is None or body is None:
+                        report.skip(path, row.sourceline, "question without a numeric Id/Score, a Title or a Body")
+                    else:
+                        questions += 1
+                        if not title_is_self_contained(title, min_words=min_words):
+                            report.reject(TITLE_NOT_SELF_CONTAINED)
+                        else:
+                            payload = [title, body, _int(get("AcceptedAnswerId")), get("OwnerUserId"), -(10**9), 0, None, None, None]
+                            if pool.offer(question_id, score, payload) is not None:
+                                report.reject(NOT_TOP_SCORING_QUESTION)
+                elif kind is None:
+                    report.skip(path, row.sourceline, "row without a PostTypeId")
+                _release(row)
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(path, exc) from exc
+    except OSError as exc:
+        raise InputError(path, None, f"cannot read: {exc}") from exc
+    report.read += questions
+    return questions, pool
+
+
+def eligible_pairs(pool: TopK, *, params: StackExchangeParams, report: ImportReport) -> list[EligiblePair]:
+    """Apply the answer rules to the pool, best question first; rejections are counted per rule."""
+    eligible = []
+    for question_id, score, entry in pool.ranked():
+        if entry[_ANSWER_BODY] is None:
+            report.reject(NO_ANSWER)
+            continue
+        if not answer_score_is_high_enough(entry[_BEST_SCORE], min_score=params.min_answer_score):
+            report.reject(ANSWER_SCORE_BELOW_MIN)
+            continue
+        markdown = html_to_markdown(entry[_ANSWER_BODY])
+        verdict = answer_length_verdict(markdown, low=params.min_answer_chars, high=params.max_answer_chars)
+        if verdict is None and is_first_person(markdown):
+            verdict = FIRST_PERSON
+        if verdict is None and refers_to_other_answers(markdown):
+            verdict = REFERS_TO_OTHER_ANSWERS
+        if verdict is not None:
+            report.reject(verdict)
+            continue
+        eligible.append(EligiblePair(
+            question_id=question_id, question_score=score, title=entry[_TITLE], question_html=entry[_BODY],
+            question_owner=entry[_Q_OWNER], answer_id=entry[_ANSWER_ID], answer_score=entry[_BEST_SCORE],
+            answer_html=entry[_ANSWER_BODY], answer_markdown=markdown, answer_owner=entry[_A_OWNER],
+            answer_owner_name=entry[_A_OWNER_NAME],
+        ))
+    return eligible
+
+
+def _scan_rows(path: Path, meter: ProgressMeter, wanted, on_row) -> None:
+    """Stream an auxiliary dump file (Users.xml, Comments.xml), calling on_row for rows whose key is wanted."""
+    try:
+        with open(path, "rb") as raw:
+            for _, row in _rows(path, CountingReader(raw, meter)):
+                if wanted(row):
+                    on_row(row)
+                _release(row)
+    except etree.XMLSyntaxError as exc:
+        raise _syntax_error(path, exc) from exc
+
+
+def resolve_authors(users_xml: Path, user_ids: set[str], meter: ProgressMeter) -> dict[str, str]:
+    """Display names for the selected answers' authors (attribution), from the site's Users.xml."""
+    names: dict[str, str] = {}
+    _scan_rows(users_xml, meter, lambda row: row.get("Id") in user_ids,
+               lambda row: names.__setitem__(row.get("Id"), row.get("DisplayName") or ""))
+    return names
+
+
+def collect_comments(comments_xml: Path, post_ids: set[str], meter: ProgressMeter, *, limit: int) -> dict[str, list[dict]]:
+    """The comment chains under the selected answers, oldest first: the raw material for multi-turn dialogues."""
+    chains: dict[str, list[dict]] = {}
+
+    def keep(row) -> None:
+        chain = chains.setdefault(row.get("PostId"), [])
+        if len(chain) < limit:
+            chain.append({"id": _int(row.get("Id")), "user_id": row.get("UserId"), "score": _int(row.get("Score")) or 0,
+                          "text": row.get("Text") or ""})
+
+    _scan_rows(comments_xml, meter, lambda row: row.get("PostId") in post_ids, keep)
+    for chain in chains.values():
+        chain.sort(key=lambda comment: comment["id"] or 0)
+    return chains
+
+
+# --- the import ------------------------------------------------------------------------------
+
+
+def find_sites(path: str | Path, *, categories: dict[str, str], report: ImportReport) -> list[SiteScan]:
+    """The site folders under `path` (a Posts.xml, a site folder, or a folder of sites) with their category."""
+    sites = []
+    for posts in files_under(path, ("Posts.xml",)):
+        if posts.name != "Posts.xml":
+            raise InputError(posts, None, "expected a Stack Exchange Posts.xml (or a folder of site folders)")
+        host = site_host(posts.parent.name)
+        category = site_category(host, categories)
+        if category is None:
+            report.skip(posts, None, f"site {host!r} is not in the site list; add it to stackexchange_sites.json as stem or other")
+            continue
+        if category == EXCLUDED:
+            continue
+        sites.append(SiteScan(host=host, category=category, folder=posts.parent))
+    return sites
+
+
+def _candidate(site: SiteScan, pair: EligiblePair, *, params: StackExchangeParams, authors: dict[str, str],
+               comments: dict[str, list[dict]]) -> Candidate:
+    from_title = choose_prompt_from_title(seed=params.seed, site=site.host, question_id=pair.question_id,
+                                          title_share=params.title_prompt_share)
+    body_prompt = html_to_markdown(pair.question_html)
+    if not body_prompt:
+        from_title = True
+    prompt = pair.title.strip() if from_title else body_prompt
+    author = pair.answer_owner_name or authors.get(pair.answer_owner or "", "")
+    provenance = {
+        "importer": "stackexchange",
+        "community": site.host,
+        "site": site.host,
+        "category": site.category,
+        "post_id": pair.answer_id,
+        "question_id": pair.question_id,
+        "answer_id": pair.answer_id,
+        "url": f"https://{site.host}/a/{pair.answer_id}",
+        "question_url": f"https://{site.host}/q/{pair.question_id}",
+        "score": pair.answer_score,
+        "question_score": pair.question_score,
+        "author": author,
+        "author_user_id": pair.answer_owner or "",
+        "question_owner_id": pair.question_owner or "",
+        "licence": LICENCE,
+        "prompt_from": "title" if from_title else "body",
+        "question_title": pair.title,
+        "raw_prompt": pair.title if from_title else pair.question_html,
+        "raw_response": pair.answer_html,
+        "comments": comments.get(str(pair.answer_id), []),
+    }
+    return Candidate(
+        source_key=f"stackexchange:{site.host}:{pair.question_id}",
+        source=SOURCE_OF_CATEGORY[site.category],
+        split=paper.TRAIN,
+        conversations=[prompt, pair.answer_markdown],
+        title=pair.title.strip()[:200],
+        community=site.host,
+        provenance=provenance,
+    )
+
+
+def import_stackexchange(path: str | Path, params: StackExchangeParams | None = None, *,
+                         progress: Progress | None = None) -> CandidateBatch:
+    """Run every LIMA rule over a Stack Exchange dump and sample the STEM and Other candidates."""
+    params = params or StackExchangeParams()
+    report = ImportReport(importer="stackexchange", strict=params.strict)
+    categories = load_site_categories(params.sites_file, params.site_categories)
+    sites = find_sites(path, categories=categories, report=report)
+    report.files = [str(site.folder / "Posts.xml") for site in sites]
+    aux = [site.folder / name for site in sites for name in ("Users.xml", "Comments.xml")
+           if (site.folder / name).is_file() and (name == "Users.xml" or params.with_comments)]
+    meter = ProgressMeter(sum((site.folder / "Posts.xml").stat().st_size for site in sites) + sum(p.stat().st_size for p in aux),
+                          progress)
+    for site in sites:
+        site.questions, pool = scan_posts(site.folder / "Posts.xml", params=params, report=report, meter=meter)
+        site.eligible = eligible_pairs(pool, params=params, report=report)
+    chosen: list[tuple[SiteScan, EligiblePair]] = []
+    by_host = {site.host: site for site in sites}
+    for category, target in ((STEM, params.stem_target), (OTHER, params.other_target)):
+        group = [site for site in sites if site.category == category]
+        picks = sample_across_communities(
+            {site.host: site.eligible for site in group}, {site.host: site.questions for site in group}, target,
+            temperature=params.temperature, rng=random.Random(f"{params.seed}:{category}"),
+        )
+        report.reject(NOT_SAMPLED, sum(len(site.eligible) for site in group) - len(picks))
+        chosen.extend((by_host[host], pair) for host, pair in picks)
+    candidates = []
+    for site in sites:
+        pairs = [pair for chosen_site, pair in chosen if chosen_site is site]
+        authors: dict[str, str] = {}
+        comments: dict[str, list[dict]] = {}
+        users_xml, comments_xml = site.folder / "Users.xml", site.folder / "Comments.xml"
+        if users_xml in aux:
+            wanted = {pair.answer_owner for pair in pairs if pair.answer_owner and not pair.answer_owner_name}
+            if wanted:
+                authors = resolve_authors(users_xml, wanted, meter)
+            else:
+                meter.add(users_xml.stat().st_size)
+        if comments_xml in aux:
+            if pairs:
+                comments = collect_comments(comments_xml, {str(pair.answer_id) for pair in pairs}, meter,
+                                            limit=params.max_comments)
+            else:
+                meter.add(comments_xml.stat().st_size)
+        candidates.extend(_candidate(site, pair, params=params, authors=authors, comments=comments) for pair in pairs)
+    report.kept = len(candidates)
+    report.bytes_read = meter.done
+    meter.finish()
+    return CandidateBatch(candidates=candidates, report=report)
