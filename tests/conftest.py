@@ -31,7 +31,17 @@ def tiny_model(django_db_blocker):
 
 
 @pytest.fixture
-def make_user(db):
+def lima_defaults(db):
+    """Role groups and quotas. The data migration creates them, but a transactional test's flush
+    (browser and worker tests) deletes them for the tests after it, so each test re-ensures them."""
+    from annotation.defaults import ensure_defaults
+    from annotation.models import Quota
+
+    ensure_defaults(group_model=Group, quota_model=Quota)
+
+
+@pytest.fixture
+def make_user(lima_defaults):
     from django.contrib.auth import get_user_model
 
     counter = {"n": 0}

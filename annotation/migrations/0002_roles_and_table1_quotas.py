@@ -2,18 +2,11 @@
 
 from django.db import migrations
 
-from annotation import paper
+from annotation.defaults import ensure_defaults
 
 
 def forwards(apps, schema_editor):
-    Group = apps.get_model("auth", "Group")
-    Quota = apps.get_model("annotation", "Quota")
-    for role in ("author", "annotator", "researcher"):
-        Group.objects.get_or_create(name=role)
-    for row in paper.TABLE_1:
-        Quota.objects.get_or_create(split=row.split, source=row.source, flag="", defaults={"target": row.examples})
-    Quota.objects.get_or_create(split=paper.TRAIN, source="", flag="refusal", defaults={"target": paper.REFUSAL_TARGET})
-    Quota.objects.get_or_create(split=paper.TRAIN, source="", flag="multi_turn", defaults={"target": paper.MULTI_TURN_TARGET})
+    ensure_defaults(group_model=apps.get_model("auth", "Group"), quota_model=apps.get_model("annotation", "Quota"))
 
 
 class Migration(migrations.Migration):
