@@ -25,6 +25,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "view_quotas": frozenset({AUTHOR, RESEARCHER}),
     "edit_quotas": frozenset({RESEARCHER}),
     "manage_datasets": frozenset({RESEARCHER}),
+    # Importing community dumps and accepting or rejecting the mined candidates.
+    "curate_candidates": frozenset({RESEARCHER}),
+    "generate": frozenset({RESEARCHER}),
 }
 
 
@@ -80,6 +83,9 @@ NAVIGATION = (
     NavEntry("Review", "annotation:review_queue", "review_examples"),
     NavEntry("Quotas", "annotation:dashboard", "view_quotas"),
     NavEntry("Datasets", "annotation:dataset_list", "manage_datasets"),
+    NavEntry("Models", "generation:model_list", "generate"),
+    NavEntry("Generation", "generation:run_list", "generate"),
+    NavEntry("Curation", "annotation:candidate_review", "curate_candidates"),
 )
 
 

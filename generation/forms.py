@@ -1,0 +1,45 @@
+from django import forms
+
+from annotation.models import Dataset
+from generation.models import Backend, ModelSpec
+
+
+class ModelSpecForm(forms.ModelForm):
+    class Meta:
+        model = ModelSpec
+        fields = ["name", "backend", "location", "served_model_name", "api_key_env", "requests_per_minute",
+                  "top_p", "temperature", "repetition_penalty", "max_new_tokens", "chat_template", "description"]
+        widgets = {"chat_template": forms.Textarea(attrs={"rows": 2}), "description": forms.Textarea(attrs={"rows": 2})}
+
+    def clean(self):
+        cleaned = super().clean()
+        backend, location = cleaned.get("backend"), cleaned.get("location", "")
+        if backend in (Backend.VLLM, Backend.TRANSFORMERS, Backend.OPENAI) and not location:
+            self.add_error("location", "a checkpoint directory or endpoint URL is needed for this backend")
+        if backend == Backend.OPENAI:
+            if not location.startswith(("http://", "https://")):
+                self.add_error("location", "an OpenAI-compatible base URL, e.g. http://host:8000/v1")
+            if not cleaned.get("served_model_name"):
+                self.add_error("served_model_name", "the model name the endpoint expects")
+        return cleaned
+
+
+class RunForm(forms.Form):
+    model = forms.ModelChoiceField(queryset=ModelSpec.objects.exclude(backend=Backend.IMPORTED))
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), label="Prompt snapshot")
+    top_p = forms.FloatField(required=False, min_value=0.0, max_value=1.0, help_text="Empty: the model's default (LIMA 0.9)")
+    temperature = forms.FloatField(required=False, min_value=0.0, help_text="Empty: the model's default (LIMA 0.7)")
+    repetition_penalty = forms.FloatField(required=False, min_value=0.01, help_text="Empty: default (LIMA 1.2)")
+    max_new_tokens = forms.IntegerField(required=False, min_value=1, max_value=32768, help_text="Empty: default (LIMA 2,048)")
+    seed = forms.IntegerField(initial=0)
+    chunk_size = forms.IntegerField(initial=16, min_value=1, max_value=1024, help_text="Prompts per Celery task")
+
+    def decoding_overrides(self) -> dict:
+        keys = ("top_p", "temperature", "repetition_penalty", "max_new_tokens")
+        return {key: self.cleaned_data[key] for key in keys if self.cleaned_data.get(key) is not None}
+
+
+class ImportResponsesForm(forms.Form):
+    model = forms.ModelChoiceField(queryset=ModelSpec.objects.filter(backend=Backend.IMPORTED))
+    dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), label="Prompt snapshot")
+    file = forms.FileField(help_text='JSONL: {"example_id": 12, "response": "..."} or {"prompt": "...", "response": "..."} per line')

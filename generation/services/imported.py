@@ -1,0 +1,90 @@
+"""Imported responses: baselines whose outputs already exist (e.g. published Alpaca 65B or DaVinci003 outputs).
+
+One JSONL row per response: `{"example_id": 12, "response": "..."}` or `{"prompt": "...", "response": "..."}`.
+Rows are matched to the snapshot by example id or by the exact prompt text; unmatched rows are
+reported (and not stored). A malformed row rejects the whole file with its line number.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import IO
+
+from django.db import transaction
+from django.utils import timezone
+
+from annotation.lima_format import FormatError, RowError
+from annotation.models import Dataset
+from generation.models import Backend, GenerationRun, ModelSpec, Response, RunStatus
+
+
+@dataclass
+class ImportedRun:
+    run: GenerationRun
+    matched: int
+    unmatched: list[str] = field(default_factory=list)
+    missing: int = 0
+
+
+def _parse(stream: IO[bytes]) -> list[tuple[int, dict]]:
+    records, errors = [], []
+    for line, raw in enumerate(stream, start=1):
+        try:
+            text = raw.decode("utf-8-sig" if line == 1 else "utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as exc:
+            errors.append(RowError(line, "", f"not valid UTF-8 ({exc.reason})"))
+            continue
+        if not text.strip():
+            continue
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError as exc:
+            errors.append(RowError(line, "", f"invalid JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        if not isinstance(record, dict):
+            errors.append(RowError(line, "", "expected a JSON object"))
+        elif not isinstance(record.get("response"), str):
+            errors.append(RowError(line, "response", "missing or not a string"))
+        elif not isinstance(record.get("example_id"), int) and not isinstance(record.get("prompt"), str):
+            errors.append(RowError(line, "example_id", "each row needs an integer example_id or a prompt string"))
+        else:
+            records.append((line, record))
+    if errors:
+        raise FormatError(errors)
+    if not records:
+        raise FormatError([RowError(1, "", "the file holds no rows")])
+    return records
+
+
+def import_responses(*, model: ModelSpec, dataset: Dataset, stream: IO[bytes], user) -> ImportedRun:
+    if model.backend != Backend.IMPORTED:
+        raise FormatError([RowError(0, "model", f"{model.name} is not an imported model")])
+    records = _parse(stream)
+    rows = list(dataset.rows.all())
+    by_example = {row.example_id: row for row in rows if row.example_id}
+    by_prompt = {}
+    for row in rows:
+        by_prompt.setdefault(row.conversations[0].strip(), row)
+    matched, unmatched, seen = [], [], {}
+    for line, record in records:
+        row = by_example.get(record["example_id"]) if isinstance(record.get("example_id"), int) else by_prompt.get(record["prompt"].strip())
+        if row is None:
+            unmatched.append(f"line {line}: no prompt of {dataset.name} matches")
+            continue
+        if row.pk in seen:
+            raise FormatError([RowError(line, "", f"a second response for the prompt of line {seen[row.pk]}")])
+        seen[row.pk] = line
+        matched.append((row, record["response"]))
+    with transaction.atomic():
+        run = GenerationRun.objects.create(
+            model=model, dataset=dataset, decoding={}, total=len(rows), created_by=user, status=RunStatus.COMPLETED,
+            started_at=timezone.now(), finished_at=timezone.now(),
+            environment={"backend": "imported", "matched": len(matched), "unmatched": len(unmatched)},
+        )
+        Response.objects.bulk_create(Response(run=run, row=row, text=text, finish_reason="imported") for row, text in matched)
+        if len(matched) < len(rows):
+            run.total = len(matched)
+            run.environment["missing_prompts"] = len(rows) - len(matched)
+            run.save(update_fields=["total", "environment"])
+    return ImportedRun(run=run, matched=len(matched), unmatched=unmatched, missing=len(rows) - len(matched))

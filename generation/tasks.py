@@ -1,0 +1,17 @@
+"""Celery tasks: thin, idempotent wrappers over generation services."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from generation.services import runs
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError, InterfaceError),
+             retry_backoff=True, max_retries=10)
+def generate_chunk(run_id: int, row_ids: list[int]) -> int:
+    return runs.generate_missing(run_id=run_id, row_ids=row_ids)
+
+
+@shared_task
+def resume_stalled_runs() -> list[int]:
+    return runs.resume_stalled_runs()
