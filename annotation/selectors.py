@@ -7,6 +7,7 @@ from typing import Iterator
 
 from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Substr
 
 from annotation import lima_format, paper
@@ -187,3 +188,25 @@ def dataset_csv_lines(dataset) -> Iterator[str]:
     max_turns = max((len(conversations) for _, _, conversations in rows.iterator(chunk_size=500)), default=1)
     records = ((dataset.split, source, refusal, conversations) for refusal, source, conversations in rows.iterator(chunk_size=500))
     return lima_format.csv_lines(records, max_turns)
+
+
+def candidate_queue(*, source: str = "", community: str = "") -> QuerySet[Example]:
+    """Imported candidates awaiting a curator, best-scored first within the import order."""
+    candidates = Example.objects.filter(status=Status.CANDIDATE)
+    if source:
+        candidates = candidates.filter(source=source)
+    if community:
+        candidates = candidates.filter(provenance__community=community)
+    return candidates.order_by("id")
+
+
+def candidate_facets() -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+    """(source, count) and (community, count) of the waiting candidates, for the queue's filters; two queries."""
+    candidates = Example.objects.filter(status=Status.CANDIDATE).order_by()
+    sources = [(row["source"], row["n"]) for row in candidates.values("source").annotate(n=Count("id")).order_by("source")]
+    communities = [
+        (row["community"], row["n"])
+        for row in candidates.values(community=KeyTextTransform("community", "provenance")).annotate(n=Count("id")).order_by("community")
+        if row["community"]
+    ]
+    return sources, communities

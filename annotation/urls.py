@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from annotation.views import authoring, dashboard, datasets, review
+from annotation.views import authoring, curation, dashboard, datasets, review
 
 app_name = "annotation"
 
@@ -23,4 +23,11 @@ urlpatterns = [
     path("datasets/freeze/", datasets.dataset_freeze, name="dataset_freeze"),
     path("datasets/<int:pk>/", datasets.dataset_detail, name="dataset_detail"),
     re_path(r"^datasets/(?P<pk>[0-9]+)/export\.(?P<fmt>jsonl|csv)$", datasets.dataset_export, name="dataset_export"),
+    path("datasets/<int:pk>/attribution.csv", curation.dataset_attribution, name="dataset_attribution"),
+    path("curation/", curation.candidate_review, name="candidate_review"),
+    path("curation/<int:pk>/decide/", curation.candidate_decide, name="candidate_decide"),
+    path("curation/<int:pk>/dialogue/", curation.candidate_dialogue, name="candidate_dialogue"),
+    path("curation/imports/", curation.import_list, name="import_list"),
+    path("curation/imports/start/", curation.import_start, name="import_start"),
+    path("curation/imports/<int:pk>/", curation.import_job, name="import_job"),
 ]

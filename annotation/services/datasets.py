@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from annotation import lima_format
+from annotation.importers.attribution import attribution_of
 from annotation.models import Dataset, DatasetRow, Example, ExampleRevision, Role, Status, Turn
 
 IMPORT_BATCH = 500
@@ -102,6 +103,7 @@ def freeze_dataset(*, name: str, split: str, user, description: str = "") -> Dat
             DatasetRow(
                 dataset=dataset, position=position, example=example, source=example.source,
                 conversations=conversations, is_refusal=example.is_refusal,
+                attribution=attribution_of(example.provenance),
             )
             for position, (example, conversations) in enumerate(rows)
         )
