@@ -95,6 +95,12 @@ _REFERS_TO_BODY = re.compile(
     re.IGNORECASE,
 )
 _DEICTIC_ENDING = re.compile(r"\b(?:this|that|these|those|it|here|above|below)\s*[?.!]*\s*$", re.IGNORECASE)
+# "Why does this happen?", "Is it correct?": a pronoun standing for something only the body shows.
+_PRONOUN_SUBJECT = re.compile(
+    r"\b(?:does|do|did|is|was|can|could|would|will|should|why|how)\s+(?:this|that|it)\s+"
+    r"(?:happen|work|mean|occur|fail|make sense|behave|apply|hold|correct|right|wrong|possible|true|valid)\b",
+    re.IGNORECASE,
+)
 _WORDS = re.compile(r"\w+")
 
 
@@ -106,7 +112,7 @@ def title_is_self_contained(title: str, *, min_words: int = 3) -> bool:
         return False
     if _TITLE_MARKERS.search(title) or title.endswith(("...", "…", ":")) or title.lower().startswith("re:"):
         return False
-    return not (_REFERS_TO_BODY.search(title) or _DEICTIC_ENDING.search(title))
+    return not (_REFERS_TO_BODY.search(title) or _DEICTIC_ENDING.search(title) or _PRONOUN_SUBJECT.search(title))
 
 
 def answer_score_is_high_enough(score: int, *, min_score: int = 10) -> bool:
