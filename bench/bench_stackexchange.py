@@ -102,14 +102,20 @@ def generate_dump(root: Path, total_mb: int, *, seed: int = 3) -> Path:
 
 
 _MEASURE = """
-import json, resource, sys, time
+import json, sys, time
 from annotation.importers.stackexchange import import_stackexchange
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+def status(key):
+    # VmHWM is the peak RSS of this process image; ru_maxrss would carry the forking parent's peak across exec.
+    for line in open("/proc/self/status"):
+        if line.startswith(key + ":"):
+            return int(line.split()[1])
+
+before = status("VmRSS")
 started = time.perf_counter()
 batch = import_stackexchange(sys.argv[1])
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps({"seconds": seconds, "rss_before_kib": before, "peak_rss_kib": peak, "report": batch.report.as_dict()}))
+print(json.dumps({"seconds": seconds, "rss_before_kib": before, "peak_rss_kib": status("VmHWM"), "report": batch.report.as_dict()}))
 """
 
 
