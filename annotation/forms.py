@@ -37,6 +37,8 @@ class ExampleForm(forms.Form):
             text = self.data.get(f"turn-{index}-text", "")
             if role not in Role.values:
                 raise ValidationError({"turn_count": f"turn {index + 1}: unknown role {role!r}"})
+            if "\x00" in text:
+                raise ValidationError({"turn_count": f"turn {index + 1}: contains a NUL character"})
             if len(text) > MAX_TURN_CHARS:
                 raise ValidationError({"turn_count": f"turn {index + 1}: longer than {MAX_TURN_CHARS:,} characters"})
             turns.append(TurnInput(role=role, text=text.replace("\r\n", "\n")))

@@ -76,6 +76,8 @@ def _validate(
             errors.append(RowError(line, f"conversations[{index}]", f"expected a string, got {type(utterance).__name__}"))
         elif not utterance.strip():
             errors.append(RowError(line, f"conversations[{index}]", "empty utterance"))
+        elif "\x00" in utterance:
+            errors.append(RowError(line, f"conversations[{index}]", "contains a NUL character"))
     normalised_source = None
     if not isinstance(source, str) or not source.strip():
         errors.append(RowError(line, "source", "missing"))
@@ -96,6 +98,8 @@ def _validate(
     if title is not None and not isinstance(title, str):
         errors.append(RowError(line, "title", "expected a string"))
         title = ""
+    elif title and "\x00" in title:
+        errors.append(RowError(line, "title", "contains a NUL character"))
     if len(errors) > start:
         return None
     return ParsedRow(

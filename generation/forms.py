@@ -11,18 +11,6 @@ class ModelSpecForm(forms.ModelForm):
                   "top_p", "temperature", "repetition_penalty", "max_new_tokens", "chat_template", "description"]
         widgets = {"chat_template": forms.Textarea(attrs={"rows": 2}), "description": forms.Textarea(attrs={"rows": 2})}
 
-    def clean(self):
-        cleaned = super().clean()
-        backend, location = cleaned.get("backend"), cleaned.get("location", "")
-        if backend in (Backend.VLLM, Backend.TRANSFORMERS, Backend.OPENAI) and not location:
-            self.add_error("location", "a checkpoint directory or endpoint URL is needed for this backend")
-        if backend == Backend.OPENAI:
-            if not location.startswith(("http://", "https://")):
-                self.add_error("location", "an OpenAI-compatible base URL, e.g. http://host:8000/v1")
-            if not cleaned.get("served_model_name"):
-                self.add_error("served_model_name", "the model name the endpoint expects")
-        return cleaned
-
 
 class RunForm(forms.Form):
     model = forms.ModelChoiceField(queryset=ModelSpec.objects.exclude(backend=Backend.IMPORTED))

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from generation.chat import CHAT_TEMPLATE
-from generation.decoding import LIMA_DECODING
+from generation.decoding import LIMA_DECODING, Decoding
 
 
 class Backend(models.TextChoices):
@@ -43,6 +44,23 @@ class ModelSpec(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        """Each backend needs its own kind of location; checked here so the form and the API agree."""
+        errors = {}
+        if self.backend in (Backend.VLLM, Backend.TRANSFORMERS, Backend.OPENAI) and not self.location:
+            errors["location"] = "a checkpoint directory or endpoint URL is needed for this backend"
+        if self.backend == Backend.OPENAI:
+            if self.location and not self.location.startswith(("http://", "https://")):
+                errors["location"] = "an OpenAI-compatible base URL, e.g. http://host:8000/v1"
+            if not self.served_model_name:
+                errors["served_model_name"] = "the model name the endpoint expects"
+        try:
+            Decoding.from_dict(self.default_decoding())
+        except ValueError as exc:
+            errors["top_p"] = str(exc)
+        if errors:
+            raise ValidationError(errors)
 
     def default_decoding(self) -> dict:
         return {"top_p": self.top_p, "temperature": self.temperature, "repetition_penalty": self.repetition_penalty,

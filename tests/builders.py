@@ -55,3 +55,23 @@ def lima_1330_lines() -> list[str]:
         lines.append(json.dumps({"conversations": conversation, "source": source, "split": "train"}))
     assert len(lines) == 1330
     return lines
+
+
+def prompt_snapshot(*, user, n: int, name: str = "test-prompts", prompts: list[list[str]] | None = None):
+    """A frozen test-split snapshot of n prompts (or the given conversations)."""
+    from annotation.services.datasets import freeze_dataset
+
+    conversations = prompts or [[f"Test prompt number {i}: what should a visitor know?"] for i in range(n)]
+    rows = [ParsedRow(line=i + 1, split="test", source="authored", conversations=c) for i, c in enumerate(conversations)]
+    import_examples(rows=rows, user=user, status=Status.APPROVED)
+    return freeze_dataset(name=name, split="test", user=user)
+
+
+def tiny_model_spec(*, name: str = "tiny-llama", max_new_tokens: int = 16, location: str | None = None):
+    from django.conf import settings
+
+    from generation.models import ModelSpec
+
+    return ModelSpec.objects.create(
+        name=name, backend="transformers", location=location or str(settings.LIMA_MODEL_DIR), max_new_tokens=max_new_tokens
+    )

@@ -78,3 +78,22 @@ def researcher(make_user):
 @pytest.fixture
 def annotator(make_user):
     return make_user("annotator", username="annotator1")
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path):
+    """Start real Celery worker processes (a test may start, kill and restart several)."""
+    from tests.workers import WorkerProcess, purge_broker
+
+    purge_broker()
+    started = []
+
+    def start(name: str = "worker", **options):
+        worker = WorkerProcess(name=name, log_dir=tmp_path, **options).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+    purge_broker()

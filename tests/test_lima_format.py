@@ -55,3 +55,10 @@ def test_csv_with_multiline_cells_reports_the_starting_line():
 def test_csv_reads_prompt_and_response_columns():
     rows = parse_csv(io.BytesIO(b"source,prompt,response\nauthored,Hi?,Hello.\n"))
     assert rows[0].conversations == ["Hi?", "Hello."] and rows[0].split == "train"
+
+
+def test_nul_characters_are_rejected_with_their_field():
+    # PostgreSQL cannot store NUL in text or JSON; the file is rejected instead of failing mid-write.
+    with pytest.raises(FormatError) as caught:
+        parse_jsonl(jsonl({"conversations": ["Q?", "A\u0000"], "source": "wikihow"}))
+    assert str(caught.value.errors[0]) == "line 1, field conversations[1]: contains a NUL character"

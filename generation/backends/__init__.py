@@ -7,7 +7,7 @@ error for that request) is returned as that prompt's error; the others still suc
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 from generation.decoding import Decoding
@@ -22,7 +22,11 @@ class BackendConfig:
     api_key: str = ""
     requests_per_minute: int = 60
     tensor_parallel_size: int = 1
-    options: dict = field(default_factory=dict)
+    # Backend-specific settings as (key, value) pairs: hashable, so a loaded backend can be cached by config.
+    options: tuple[tuple[str, object], ...] = ()
+
+    def option(self, key: str, default=None):
+        return dict(self.options).get(key, default)
 
 
 @dataclass

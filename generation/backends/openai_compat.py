@@ -41,8 +41,8 @@ class OpenAICompatibleBackend:
         self.config = config
         self.url = config.location.rstrip("/") + "/chat/completions"
         self.limiter = RateLimiter(config.requests_per_minute)
-        self.max_attempts = int(config.options.get("max_attempts", max_attempts))
-        self.base_delay = float(config.options.get("base_delay", base_delay))
+        self.max_attempts = int(config.option("max_attempts", max_attempts))
+        self.base_delay = float(config.option("base_delay", base_delay))
         self.timeout = timeout
 
     def environment(self) -> dict:
@@ -65,7 +65,7 @@ class OpenAICompatibleBackend:
             "max_tokens": decoding.max_new_tokens,
             "seed": seed,
         }
-        if self.config.options.get("send_repetition_penalty", True):
+        if self.config.option("send_repetition_penalty", True):
             # vLLM's server accepts LIMA's repetition penalty as an extra parameter; hosted APIs ignore it.
             body["repetition_penalty"] = decoding.repetition_penalty
         last_error = ""

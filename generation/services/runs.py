@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from datetime import timedelta
@@ -18,6 +19,12 @@ from generation.decoding import Decoding
 from generation.models import Backend, GenerationRun, ModelSpec, Response, RunStatus
 
 STALL_AFTER = timedelta(minutes=10)
+logger = logging.getLogger(__name__)
+
+
+def storable(text: str) -> str:
+    """PostgreSQL text cannot hold NUL; models (byte-level tokenizers) can emit it. Keep a visible marker."""
+    return text.replace("\x00", "\ufffd")
 
 
 def backend_config(model: ModelSpec) -> BackendConfig:
@@ -117,9 +124,12 @@ def generate_missing(*, run_id: int, row_ids: list[int]) -> int:
         results = backend.generate([row.conversations for row in rows], decoding, seed=run.seed + rows[0].position)
     except BackendError as exc:
         results = [GenerationResult(error=str(exc)) for _ in rows]
+    except Exception as exc:  # a crash inside the model code must not lose the chunk: record it per response
+        logger.exception("generation failed for run %s", run.pk)
+        results = [GenerationResult(error=f"generation failed: {exc!r}") for _ in rows]
     created = Response.objects.bulk_create(
         [
-            Response(run=run, row=row, text=result.text, error=result.error, prompt_tokens=result.prompt_tokens,
+            Response(run=run, row=row, text=storable(result.text), error=storable(result.error), prompt_tokens=result.prompt_tokens,
                      completion_tokens=result.completion_tokens, finish_reason=result.finish_reason,
                      latency_ms=result.latency_ms)
             for row, result in zip(rows, results)

@@ -1,0 +1,14 @@
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.routers import DefaultRouter
+
+from generation.api import GenerationRunViewSet, ModelSpecViewSet
+
+router = DefaultRouter()
+router.register("models", ModelSpecViewSet, basename="model")
+router.register("generation-runs", GenerationRunViewSet, basename="generation-run")
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    *router.urls,
+]

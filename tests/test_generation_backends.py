@@ -1,0 +1,146 @@
+"""The tiny model and the generation backends, called directly (no Celery)."""
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.conf import settings
+
+from generation.backends import BackendConfig, BackendError, get_backend
+from generation.backends.openai_compat import OpenAICompatibleBackend, RateLimiter
+from generation.chat import CHAT_TEMPLATE, EOT_TOKEN, render_conversation
+from generation.decoding import Decoding
+
+
+def tiny_config(**overrides) -> BackendConfig:
+    return BackendConfig(backend="transformers", location=str(settings.LIMA_MODEL_DIR), chat_template=CHAT_TEMPLATE, **overrides)
+
+
+def test_tiny_model_loads_through_the_path_a_real_checkpoint_uses():
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(settings.LIMA_MODEL_DIR)
+    assert config.architectures == ["LlamaForCausalLM"] and config.model_type == "llama"
+    model = AutoModelForCausalLM.from_pretrained(settings.LIMA_MODEL_DIR)
+    assert sum(p.numel() for p in model.parameters()) < 5_000_000
+    tokenizer = AutoTokenizer.from_pretrained(settings.LIMA_MODEL_DIR)
+    eot = tokenizer.convert_tokens_to_ids(EOT_TOKEN)
+    assert eot != tokenizer.unk_token_id and eot != tokenizer.eos_token_id
+    messages = [{"role": "user", "content": "Hi?"}, {"role": "assistant", "content": "Hello."}]
+    assert tokenizer.apply_chat_template(messages, tokenize=False) == render_conversation(["Hi?", "Hello."])
+    assert tokenizer.apply_chat_template(messages, tokenize=True, return_dict=False).count(eot) == 2
+
+
+def test_transformers_backend_batches_and_reports_tokens_and_finish_reason():
+    backend = get_backend(tiny_config())
+    results = backend.generate([["Short?"], ["A longer prompt about Lisbon?", "Sure.", "And the trams?"]], Decoding(max_new_tokens=8), seed=3)
+    assert all(not r.error for r in results)
+    assert results[1].prompt_tokens > results[0].prompt_tokens  # the whole dialogue prefix is the prompt
+    assert all(r.completion_tokens <= 8 and r.finish_reason in {"stop", "length"} for r in results)
+
+
+def test_same_seed_same_responses():
+    backend = get_backend(tiny_config())
+    prompts = [["Tell me about tea?"], ["And coffee?"]]
+    first = [r.text for r in backend.generate(prompts, Decoding(max_new_tokens=12), seed=7)]
+    again = [r.text for r in backend.generate(prompts, Decoding(max_new_tokens=12), seed=7)]
+    other = [r.text for r in backend.generate(prompts, Decoding(max_new_tokens=12), seed=8)]
+    assert first == again and first != other
+
+
+def test_prompt_longer_than_the_context_fails_alone():
+    backend = get_backend(tiny_config())
+    results = backend.generate([["word " * 6000], ["A normal prompt?"]], Decoding(max_new_tokens=4), seed=0)
+    assert "the model's context is 4,096" in results[0].error
+    assert not results[1].error and results[1].completion_tokens
+
+
+def test_a_model_path_that_does_not_load_is_a_backend_error(tmp_path):
+    with pytest.raises(BackendError, match="does not load"):
+        get_backend(BackendConfig(backend="transformers", location=str(tmp_path / "nope"), chat_template=CHAT_TEMPLATE))
+
+
+class FakeOpenAI(BaseHTTPRequestHandler):
+    """A small OpenAI-compatible server: answers, or fails as the test tells it to."""
+
+    script: list[int] = []
+    seen: list[dict] = []
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        FakeOpenAI.seen.append({"body": body, "auth": self.headers.get("Authorization")})
+        status = FakeOpenAI.script.pop(0) if FakeOpenAI.script else 200
+        if status != 200:
+            self.send_response(status)
+            self.end_headers()
+            self.wfile.write(b'{"error": "scripted failure"}')
+            return
+        answer = {"choices": [{"message": {"role": "assistant", "content": f"Echo: {body['messages'][-1]['content']}"},
+                               "finish_reason": "stop"}], "usage": {"prompt_tokens": 5, "completion_tokens": 3}}
+        payload = json.dumps(answer).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def openai_server():
+    FakeOpenAI.script, FakeOpenAI.seen = [], []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+
+
+def openai_backend(url, **options):
+    config = BackendConfig(backend="openai", location=url, chat_template=CHAT_TEMPLATE, served_model_name="gpt-4",
+                           api_key="sk-test", requests_per_minute=6000, options=tuple({"base_delay": 0.01, **options}.items()))
+    return OpenAICompatibleBackend(config)
+
+
+def test_openai_backend_sends_lima_decoding_and_the_key(openai_server):
+    results = openai_backend(openai_server).generate([["Hi?", "Hello.", "How are you?"]], Decoding(), seed=1)
+    assert results[0].text == "Echo: How are you?" and results[0].completion_tokens == 3
+    sent = FakeOpenAI.seen[0]
+    assert sent["auth"] == "Bearer sk-test"
+    assert [m["role"] for m in sent["body"]["messages"]] == ["user", "assistant", "user"]
+    assert (sent["body"]["top_p"], sent["body"]["temperature"], sent["body"]["repetition_penalty"]) == (0.9, 0.7, 1.2)
+
+
+def test_openai_backend_retries_server_errors_with_backoff(openai_server):
+    FakeOpenAI.script = [503, 429]
+    result = openai_backend(openai_server).generate([["Hi?"]], Decoding(), seed=1)[0]
+    assert not result.error and len(FakeOpenAI.seen) == 3
+
+
+def test_openai_backend_gives_up_on_client_errors_and_reports_them(openai_server):
+    FakeOpenAI.script = [400]
+    results = openai_backend(openai_server).generate([["Bad?"], ["Fine?"]], Decoding(), seed=1)
+    assert "HTTP 400" in results[0].error and "after 1 attempt" in results[0].error
+    assert results[1].text == "Echo: Fine?"
+
+
+def test_openai_backend_reports_an_unreachable_endpoint():
+    result = openai_backend("http://127.0.0.1:9/v1", max_attempts=2).generate([["Hi?"]], Decoding(), seed=1)[0]
+    assert "cannot reach" in result.error and "after 2 attempts" in result.error
+
+
+def test_rate_limiter_spaces_requests_evenly():
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    limiter = RateLimiter(120, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):
+        limiter.wait()
+    assert slept == [0.5, 0.5, 0.5]

@@ -1,0 +1,147 @@
+"""Generation runs on a real Celery worker over real Redis and PostgreSQL, including a SIGKILL mid-run."""
+
+import io
+import json
+import time
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from generation.models import ModelSpec, Response, RunStatus
+from generation.services import imported, runs
+from tests.builders import prompt_snapshot, tiny_model_spec
+from tests.workers import wait_for
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def finished(run):
+    run.refresh_from_db()
+    return run.status not in (RunStatus.PENDING, RunStatus.RUNNING)
+
+
+def test_run_completes_with_one_response_per_prompt_and_records_its_environment(start_worker, researcher):
+    start_worker()
+    dataset = prompt_snapshot(user=researcher, n=12)
+    run = runs.create_run(model=tiny_model_spec(), dataset=dataset, user=researcher, seed=5, chunk_size=5)
+    runs.start_run(run=run)
+    wait_for(lambda: finished(run), what="the run to finish")
+    assert run.status == RunStatus.COMPLETED
+    assert Response.objects.filter(run=run).count() == 12
+    assert set(Response.objects.filter(run=run).values_list("row__dataset", flat=True)) == {dataset.pk}
+    response = Response.objects.filter(run=run).first()
+    assert response.completion_tokens and response.latency_ms is not None and response.finish_reason in {"stop", "length"}
+    env = run.environment
+    assert env["backend"] == "transformers" and len(env["config_sha256"]) == 64
+    assert env["torch"].startswith("2.13") and env["decoding"]["top_p"] == 0.9 and env["seed"] == 5
+
+
+def test_sigkilled_worker_mid_run_resumes_after_restart_with_exactly_one_response_per_prompt(start_worker, researcher):
+    dataset = prompt_snapshot(user=researcher, n=40)
+    run = runs.create_run(model=tiny_model_spec(max_new_tokens=200), dataset=dataset, user=researcher, chunk_size=4)
+    first = start_worker("first", visibility_timeout=2)
+    runs.start_run(run=run)
+    wait_for(lambda: Response.objects.filter(run=run).count() >= 4, what="the first chunk")
+    first.kill()
+    done_at_kill = Response.objects.filter(run=run).count()
+    run.refresh_from_db()
+    assert done_at_kill < 40 and run.status == RunStatus.RUNNING
+    time.sleep(2.5)  # past the visibility timeout: the broker hands the killed worker's task out again
+    start_worker("second", visibility_timeout=2)
+    wait_for(lambda: finished(run), timeout=90, what="the run to finish after the restart")
+    assert run.status == RunStatus.COMPLETED
+    rows = list(Response.objects.filter(run=run).values_list("row_id", flat=True))
+    assert len(rows) == len(set(rows)) == 40
+
+
+def test_bad_model_path_records_errors_and_retry_regenerates_only_the_failures(start_worker, researcher, tmp_path):
+    start_worker()
+    dataset = prompt_snapshot(user=researcher, n=6)
+    model = tiny_model_spec(location=str(tmp_path / "missing-checkpoint"))
+    run = runs.create_run(model=model, dataset=dataset, user=researcher, chunk_size=3)
+    runs.start_run(run=run)
+    wait_for(lambda: finished(run), what="the failing run to finish")
+    assert run.status == RunStatus.COMPLETED_WITH_ERRORS
+    errors = set(Response.objects.filter(run=run).values_list("error", flat=True))
+    assert len(errors) == 1 and "does not load" in errors.pop()
+
+    from django.conf import settings
+
+    ModelSpec.objects.filter(pk=model.pk).update(location=str(settings.LIMA_MODEL_DIR))
+    assert runs.retry_failures(run=run) == 2
+    wait_for(lambda: finished(run), what="the retried run to finish")
+    assert run.status == RunStatus.COMPLETED
+    assert Response.objects.filter(run=run).count() == 6 and not Response.objects.filter(run=run).exclude(error="").exists()
+
+
+def test_a_too_long_prompt_fails_alone_and_the_rest_is_kept(start_worker, researcher):
+    start_worker()
+    dataset = prompt_snapshot(user=researcher, n=3, prompts=[["Fine?"], ["word " * 6000], ["Also fine?"]])
+    run = runs.create_run(model=tiny_model_spec(), dataset=dataset, user=researcher, chunk_size=3)
+    runs.start_run(run=run)
+    wait_for(lambda: finished(run), what="the run to finish")
+    assert run.status == RunStatus.COMPLETED_WITH_ERRORS
+    by_position = {r.row.position: r for r in Response.objects.filter(run=run).select_related("row")}
+    assert "context" in by_position[1].error and by_position[0].text and by_position[2].text
+
+
+def test_cancelled_run_generates_nothing_more(start_worker, researcher):
+    dataset = prompt_snapshot(user=researcher, n=8)
+    run = runs.create_run(model=tiny_model_spec(), dataset=dataset, user=researcher, chunk_size=2)
+    runs.start_run(run=run)
+    runs.cancel_run(run=run)
+    start_worker()
+    time.sleep(3)  # give the worker time to take (and drop) the four queued chunks
+    assert Response.objects.filter(run=run).count() == 0
+    run.refresh_from_db()
+    assert run.status == RunStatus.CANCELLED
+
+
+def test_start_and_watch_a_run_from_the_browser_views(client, start_worker, researcher):
+    start_worker()
+    dataset = prompt_snapshot(user=researcher, n=4)
+    model = tiny_model_spec()
+    client.force_login(researcher)
+    response = client.post(reverse("generation:run_create"), {"model": model.pk, "dataset": dataset.pk, "seed": 1, "chunk_size": 2,
+                                                               "max_new_tokens": 8})
+    assert response.status_code == 302
+    run = model.runs.get()
+    assert run.decoding == {"top_p": 0.9, "temperature": 0.7, "repetition_penalty": 1.2, "max_new_tokens": 8}
+    wait_for(lambda: finished(run), what="the run to finish")
+    progress = client.get(reverse("generation:run_detail", args=[run.pk]) + "?part=progress", HTTP_HX_REQUEST="true").content.decode()
+    assert "4 / 4 responses" in progress and "hx-trigger" not in progress
+    compare = client.get(reverse("generation:run_compare") + f"?runs={run.pk}").content.decode()
+    assert compare.count("<tr>") == 5
+
+
+def test_invalid_decoding_is_rejected_with_the_field(researcher):
+    dataset = prompt_snapshot(user=researcher, n=1)
+    with pytest.raises(ValidationError, match="top_p"):
+        runs.create_run(model=tiny_model_spec(), dataset=dataset, user=researcher, decoding={"top_p": 1.5})
+
+
+def test_imported_responses_match_by_id_or_prompt_and_report_the_rest(researcher):
+    dataset = prompt_snapshot(user=researcher, n=3)
+    rows = list(dataset.rows.order_by("position"))
+    model = ModelSpec.objects.create(name="alpaca-65b", backend="imported")
+    lines = [
+        {"example_id": rows[0].example_id, "response": "By id."},
+        {"prompt": rows[1].conversations[0], "response": "By prompt."},
+        {"prompt": "A prompt nobody asked?", "response": "Orphan."},
+    ]
+    result = imported.import_responses(model=model, dataset=dataset, user=researcher,
+                                       stream=io.BytesIO("\n".join(json.dumps(x) for x in lines).encode()))
+    assert result.matched == 2 and result.missing == 1 and result.unmatched == ["line 3: no prompt of test-prompts matches"]
+    assert sorted(result.run.responses.values_list("text", flat=True)) == ["By id.", "By prompt."]
+
+
+def test_imported_file_with_a_bad_line_saves_nothing(researcher):
+    from annotation.lima_format import FormatError
+
+    dataset = prompt_snapshot(user=researcher, n=2)
+    model = ModelSpec.objects.create(name="davinci-003", backend="imported")
+    data = b'{"example_id": 1, "response": "ok"}\n{"example_id": 2}\n'
+    with pytest.raises(FormatError, match="line 2, field response"):
+        imported.import_responses(model=model, dataset=dataset, stream=io.BytesIO(data), user=researcher)
+    assert not Response.objects.exists()
