@@ -320,3 +320,10 @@ def test_a_dump_that_is_not_utf8_stops_the_import(tmp_path):
 def test_a_missing_path_stops_the_import(tmp_path):
     with pytest.raises(InputError):
         run(tmp_path / "nowhere")
+
+
+def test_site_hosts_come_from_dump_folder_names():
+    assert se.site_host("physics.stackexchange.com") == "physics.stackexchange.com"
+    assert se.site_host("stackoverflow.com-Posts") == "stackoverflow.com"
+    assert se.site_host("cooking") == "cooking.stackexchange.com"
+    assert se.site_category("meta.physics.stackexchange.com", se.load_site_categories()) == se.EXCLUDED

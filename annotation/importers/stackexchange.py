@@ -211,7 +211,8 @@ def load_site_categories(sites_file: str | Path = "", overrides: dict[str, str] 
 
 def site_host(folder_name: str) -> str:
     """The site's host from its dump folder ('physics.stackexchange.com', or a bare 'physics')."""
-    name = folder_name.lower().removesuffix(".7z")
+    # Stack Overflow's dump ships one archive per table: stackoverflow.com-Posts.7z → stackoverflow.com-posts/.
+    name = re.sub(r"-(posts|comments|users)$", "", folder_name.lower().removesuffix(".7z"))
     if "." in name:
         return name
     return f"{name}.com" if name in ("stackoverflow", "superuser", "serverfault", "askubuntu") else f"{name}.stackexchange.com"
