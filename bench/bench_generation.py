@@ -25,13 +25,14 @@ from tests.builders import prompt_snapshot, tiny_model_spec
 from tests.workers import WorkerProcess, purge_broker, wait_for
 
 PROMPTS = 300
-CHUNK = 16
-MAX_NEW_TOKENS = 32
+# (chunk size, max new tokens): the default chunking with very short answers (the pipeline's worst
+# case relative to compute), and longer answers where compute per chunk is closer to a real model's.
+CONFIGS = ((16, 32), (16, 256))
 REPEATS = 3
 
 
-def _run_through_pipeline(model, dataset, user, seed: int) -> float:
-    run = runs.create_run(model=model, dataset=dataset, user=user, seed=seed, chunk_size=CHUNK)
+def _run_through_pipeline(model, dataset, user, seed: int, chunk: int) -> float:
+    run = runs.create_run(model=model, dataset=dataset, user=user, seed=seed, chunk_size=chunk)
     started = time.perf_counter()
     runs.start_run(run=run)
     wait_for(lambda: GenerationRun.objects.filter(pk=run.pk, status=RunStatus.COMPLETED).exists(), timeout=1800, interval=0.05,
@@ -41,13 +42,13 @@ def _run_through_pipeline(model, dataset, user, seed: int) -> float:
     return elapsed
 
 
-def _run_directly(model, dataset, seed: int) -> float:
+def _run_directly(model, dataset, seed: int, chunk_size: int) -> float:
     backend = get_backend(runs.backend_config(model))
     rows = list(dataset.rows.order_by("position"))
-    decoding = Decoding(max_new_tokens=MAX_NEW_TOKENS)
+    decoding = Decoding(**model.default_decoding())
     started = time.perf_counter()
-    for i in range(0, len(rows), CHUNK):
-        chunk = rows[i:i + CHUNK]
+    for i in range(0, len(rows), chunk_size):
+        chunk = rows[i:i + chunk_size]
         backend.generate([row.conversations for row in chunk], decoding, seed=seed + chunk[0].position)
     return time.perf_counter() - started
 
@@ -57,24 +58,29 @@ def run() -> dict:
     user, _ = get_user_model().objects.get_or_create(username="bench-generation")
     user.groups.add(Group.objects.get(name="researcher"))
     dataset = prompt_snapshot(user=user, n=PROMPTS, name="bench-300-prompts")
-    model = tiny_model_spec(name="bench-tiny", max_new_tokens=MAX_NEW_TOKENS)
     purge_broker()
     worker = WorkerProcess(name="bench", log_dir=Path(tempfile.mkdtemp())).start()
+    figures = {"prompts": PROMPTS, "backend": "transformers (tiny model, CPU)", "configs": []}
     try:
-        _run_through_pipeline(model, dataset, user, seed=999)  # warm-up: the worker loads torch and the model
-        pipeline, direct = [], []
-        for repeat in range(REPEATS):
-            direct.append(_run_directly(model, dataset, seed=repeat))
-            pipeline.append(_run_through_pipeline(model, dataset, user, seed=repeat))
+        for chunk, max_new_tokens in CONFIGS:
+            model = tiny_model_spec(name=f"bench-tiny-{chunk}-{max_new_tokens}", max_new_tokens=max_new_tokens)
+            _run_through_pipeline(model, dataset, user, seed=999, chunk=chunk)  # warm-up: the worker loads the model
+            _run_directly(model, dataset, seed=999, chunk_size=chunk)
+            pipeline, direct = [], []
+            for repeat in range(REPEATS):
+                direct.append(_run_directly(model, dataset, seed=repeat, chunk_size=chunk))
+                pipeline.append(_run_through_pipeline(model, dataset, user, seed=repeat, chunk=chunk))
+            p, d = statistics.median(pipeline), statistics.median(direct)
+            tasks = -(-PROMPTS // chunk)
+            figures["configs"].append({
+                "chunk_size": chunk, "max_new_tokens": max_new_tokens,
+                "pipeline_seconds": [round(x, 3) for x in pipeline], "direct_seconds": [round(x, 3) for x in direct],
+                "pipeline_median_s": round(p, 3), "direct_median_s": round(d, 3),
+                "overhead_percent": round(100 * (p - d) / d, 1),
+                "overhead_ms_per_task": round(1000 * (p - d) / tasks, 1),
+                "pipeline_prompts_per_s": round(PROMPTS / p, 1),
+            })
     finally:
         worker.stop()
         purge_broker()
-    p, d = statistics.median(pipeline), statistics.median(direct)
-    return {
-        "prompts": PROMPTS, "chunk_size": CHUNK, "max_new_tokens": MAX_NEW_TOKENS, "backend": "transformers (tiny model, CPU)",
-        "pipeline_seconds": [round(x, 2) for x in pipeline], "direct_seconds": [round(x, 2) for x in direct],
-        "pipeline_median_s": round(p, 2), "direct_median_s": round(d, 2),
-        "overhead_percent": round(100 * (p - d) / d, 1),
-        "pipeline_prompts_per_s": round(PROMPTS / p, 1),
-        "model_dir": str(settings.LIMA_MODEL_DIR),
-    }
+    return figures

@@ -45,9 +45,26 @@ class Command(BaseCommand):
                 import_examples(rows=rows[:6], user=researcher, status=Status.APPROVED, provenance={"file": "demo"})
                 import_examples(rows=rows[6:9], user=User.objects.get(username="author"), status=Status.SUBMITTED, author_group="A", provenance={"file": "demo"})
                 import_examples(rows=rows[9:], user=researcher, status=Status.APPROVED, provenance={"file": "demo"})
+            self._demo_generation(User.objects.get(username="researcher"))
         self.stdout.write(self.style.SUCCESS("Demo accounts (username / password):"))
         for username, password, role, group, staff in ACCOUNTS:
             label = role or "staff admin"
             if group:
                 label += f", group {group}"
             self.stdout.write(f"  {username:<11} / {password:<22} ({label})")
+
+    def _demo_generation(self, researcher) -> None:
+        """The tiny local model in the registry and a frozen snapshot of the demo test prompts."""
+        from django.conf import settings
+
+        from annotation.models import Dataset
+        from annotation.services.datasets import freeze_dataset
+        from generation.models import ModelSpec
+
+        ModelSpec.objects.get_or_create(
+            name="tiny-llama",
+            defaults={"backend": "transformers", "location": str(settings.LIMA_MODEL_DIR), "max_new_tokens": 64,
+                      "description": "Random-weight LLaMA-architecture model built locally (make run); answers are noise."},
+        )
+        if not Dataset.objects.filter(name="demo-test-prompts").exists():
+            freeze_dataset(name="demo-test-prompts", split="test", user=researcher, description="The demo test prompts.")
