@@ -228,3 +228,30 @@ def test_freezing_keeps_attribution_beside_an_unchanged_gair_lima_export(client,
     lines = credits.splitlines()
     assert lines[0] == "position,source,community,url,author,licence,post_id" and len(lines) == 5
     assert f"https://{PHYSICS}/a/2,Grace,CC BY-SA 4.0,2" in credits
+
+
+@pytest.mark.django_db(transaction=True)
+def test_import_started_in_the_browser_runs_on_a_real_celery_worker(client, researcher, start_worker, settings):
+    import shutil
+    import time
+    import uuid
+    from pathlib import Path
+
+    # The worker process reads the same LIMA_VAR_DIR, so the dump goes where both look.
+    name = f"test-{uuid.uuid4().hex[:8]}"
+    root = Path(settings.VAR_DIR) / "dumps" / name
+    write_site(root, PHYSICS, [question(1, "Why is the sky blue during the day?"), answer(2, 1)])
+    try:
+        start_worker()
+        client.force_login(researcher)
+        client.post(reverse("annotation:import_start"), {"kind": "stackexchange", "path": name})
+        job = ImportJob.objects.get()
+        deadline = time.monotonic() + 120
+        while not job.finished and time.monotonic() < deadline:
+            time.sleep(0.5)
+            job.refresh_from_db()
+        assert job.state == ImportJob.State.SUCCEEDED, job.error or job.state
+        assert job.created_count == 1 and Example.objects.get().source_key == f"stackexchange:{PHYSICS}:1"
+        assert "Created 1 candidate;" in client.get(reverse("annotation:import_job", args=[job.pk])).content.decode()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
