@@ -162,10 +162,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Runs on vLLM models are sent to the `gpu` queue explicitly (generation.services.runs.enqueue_missing).
-CELERY_BROKER_TRANSPORT_OPTIONS = {
-    # An unacknowledged task (its worker was killed) goes back to the queue after this many seconds.
-    "visibility_timeout": env.int("LIMA_BROKER_VISIBILITY_TIMEOUT", default=3600),
-}
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    # Redis: an unacknowledged task (its worker was killed) goes back to the queue after this many
+    # seconds. (The SQLAlchemy transport passes its options to create_engine, so none there.)
+    {"visibility_timeout": env.int("LIMA_BROKER_VISIBILITY_TIMEOUT", default=3600)}
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else {}
+)
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-generation-runs": {"task": "generation.tasks.resume_stalled_runs", "schedule": 60.0},
 }
@@ -175,6 +178,8 @@ CELERY_BEAT_SCHEDULE = {
 LIMA_BLIND_TEST_AUTHORS = env("LIMA_BLIND_TEST_AUTHORS")
 # The project tokenizer / model: a real checkpoint directory, or the tiny model built locally.
 LIMA_MODEL_DIR = Path(env.str("LIMA_MODEL_DIR", default=str(VAR_DIR / "models" / "tiny-llama")))
+# Community data dumps (Stack Exchange, wikiHow, Pushshift, Super-NaturalInstructions) the curation UI may read.
+LIMA_DUMPS_DIR = Path(env.str("LIMA_DUMPS_DIR", default=str(VAR_DIR / "dumps")))
 # vLLM workers shard a model across this many GPUs of their host.
 LIMA_VLLM_TENSOR_PARALLEL_SIZE = env.int("LIMA_VLLM_TENSOR_PARALLEL_SIZE", default=1)
 

@@ -20,6 +20,32 @@ def pytest_configure(config):
         )
 
 
+def _has_cuda() -> bool:
+    try:
+        import torch
+    except ImportError:
+        return False
+    return torch.cuda.is_available()
+
+
+def pytest_collection_modifyitems(config, items):
+    """`gpu` tests (vLLM) need CUDA hardware: they run where a GPU is present and are deselected,
+    with a visible count, where none is. This is the suite's only exception to "never skip"."""
+    if _has_cuda():
+        return
+    gpu_items = [item for item in items if item.get_closest_marker("gpu")]
+    if gpu_items:
+        config.hook.pytest_deselected(items=gpu_items)
+        items[:] = [item for item in items if not item.get_closest_marker("gpu")]
+        config._lima_gpu_deselected = len(gpu_items)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    count = getattr(config, "_lima_gpu_deselected", 0)
+    if count:
+        terminalreporter.write_line(f"{count} gpu test(s) deselected: no CUDA device on this machine (they run on GPU hosts)", yellow=True)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def tiny_model(django_db_blocker):
     """Build the tiny model + tokenizer once per session (a fraction of a second), as `make run` does."""

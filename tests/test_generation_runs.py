@@ -145,3 +145,24 @@ def test_imported_file_with_a_bad_line_saves_nothing(researcher):
     with pytest.raises(FormatError, match="line 2, field response"):
         imported.import_responses(model=model, dataset=dataset, stream=io.BytesIO(data), user=researcher)
     assert not Response.objects.exists()
+
+
+def test_the_embedded_broker_needs_no_server(start_worker, researcher, tmp_path):
+    """`make run`'s default: kombu's SQLAlchemy transport on a SQLite file carries the same tasks."""
+    from kombu import Connection
+
+    from lima_site.celery import app as celery_app
+
+    broker = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
+    start_worker("embedded", broker_url=broker)
+    dataset = prompt_snapshot(user=researcher, n=3)
+    run = runs.create_run(model=tiny_model_spec(), dataset=dataset, user=researcher)
+    from generation.models import GenerationRun
+
+    GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+    # The test process's own app points at Redis (CELERY_BROKER_URL); this task goes over the SQLite broker.
+    with Connection(broker) as connection:
+        celery_app.send_task("generation.tasks.generate_chunk", args=(run.pk, list(dataset.rows.values_list("id", flat=True))),
+                             connection=connection)
+    wait_for(lambda: finished(run), what="the run sent over the SQLite broker")
+    assert run.status == RunStatus.COMPLETED and Response.objects.filter(run=run).count() == 3

@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 class WorkerProcess:
-    def __init__(self, *, name: str, queues: str = "celery,gpu", visibility_timeout: int = 3600, log_dir: Path):
+    def __init__(self, *, name: str, queues: str = "celery,gpu", visibility_timeout: int = 3600, log_dir: Path,
+                 broker_url: str | None = None):
         self.name = name
+        self.broker_url = broker_url or settings.CELERY_BROKER_URL
         self.queues = queues
         self.visibility_timeout = visibility_timeout
         self.log_path = log_dir / f"celery-{name}.log"
@@ -30,7 +32,7 @@ class WorkerProcess:
     def environment(self) -> dict:
         database = connection.settings_dict
         url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-        return {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        return {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": self.broker_url,
                 "LIMA_BROKER_VISIBILITY_TIMEOUT": str(self.visibility_timeout), "PYTHONUNBUFFERED": "1"}
 
     def start(self) -> "WorkerProcess":

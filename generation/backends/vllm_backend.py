@@ -24,7 +24,7 @@ class VLLMBackend:
         self.config = config
         try:
             self.llm = LLM(model=config.location, tensor_parallel_size=config.tensor_parallel_size,
-                           **config.option("llm_kwargs", {}))
+                           **dict(config.option("llm_kwargs", ())))
         except Exception as exc:  # vLLM raises many types for a checkpoint that does not load
             raise BackendError(f"vLLM could not load {config.location!r}: {exc}") from exc
         self.tokenizer = self.llm.get_tokenizer()
