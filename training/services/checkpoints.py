@@ -1,0 +1,85 @@
+"""Checkpoints become models: registration, dev-set generation for chosen epochs, and the pick.
+
+LIMA found that dev perplexity does not predict quality, so the paper compared the checkpoints
+of epochs 5-10 on the 50 dev prompts and kept the best. Here each chosen epoch gets a generation
+run on a dev snapshot; the researcher compares them (generation's compare page) and picks one.
+Opening a judging study over those runs is left to the judging issue (studies do not exist yet).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from annotation.models import Dataset
+from generation.models import Backend, GenerationRun, ModelSpec
+from generation.services import runs as generation_runs
+from training.models import Checkpoint, TrainingRun
+from training.sft import STATE_FILE
+
+DEFAULT_EPOCHS = range(5, 11)
+
+
+def register_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:
+    """Register every complete `epoch-N/` (its state file is written last) as a transformers ModelSpec.
+
+    Idempotent: the (run, epoch) constraint and the unique model name make a repeated poll a no-op.
+    """
+    created = []
+    known = set(run.checkpoints.values_list("epoch", flat=True))
+    for directory in sorted(Path(run.run_dir, "checkpoints").glob("epoch-*")):
+        state_file = directory / STATE_FILE
+        if not state_file.exists():
+            continue
+        state = json.loads(state_file.read_text())
+        epoch = int(state["epoch"])
+        if epoch in known:
+            continue
+        try:
+            with transaction.atomic():
+                model = ModelSpec.objects.create(
+                    name=f"{run.name}-epoch-{epoch}"[:100], backend=Backend.TRANSFORMERS, location=str(directory),
+                    chat_template=run.base_model.chat_template, description=(
+                        f"Training run {run.name}, epoch {epoch} of {run.epochs}, fine-tuned from {run.base_model.name} "
+                        f"on {run.dataset.name} ({run.dataset_hash[:12]})."
+                    ), created_by=run.created_by,
+                )
+                created.append(Checkpoint.objects.create(run=run, epoch=epoch, step=int(state.get("global_step", 0)),
+                                                         path=str(directory), model=model))
+        except IntegrityError:
+            continue  # another poller registered it first
+    return created
+
+
+def generate_dev_responses(*, run: TrainingRun, dataset: Dataset, epochs: list[int] | None, user) -> list[GenerationRun]:
+    """One generation run per chosen checkpoint on a dev snapshot (LIMA's default: epochs 5-10 that exist)."""
+    if dataset.split != "dev":
+        raise ValidationError({"dataset": f"{dataset.name} is a {dataset.split} snapshot; checkpoints are compared on dev prompts"})
+    checkpoints = list(run.checkpoints.select_related("model", "dev_run"))
+    wanted = set(epochs) if epochs else {c.epoch for c in checkpoints if c.epoch in DEFAULT_EPOCHS}
+    chosen = [c for c in checkpoints if c.epoch in wanted]
+    if not chosen:
+        available = ", ".join(str(c.epoch) for c in checkpoints) or "none yet"
+        raise ValidationError({"epochs": f"no checkpoint for the chosen epochs (available: {available})"})
+    started = []
+    for checkpoint in chosen:
+        if checkpoint.dev_run and checkpoint.dev_run.dataset_id == dataset.pk:
+            started.append(checkpoint.dev_run)
+            continue
+        generation = generation_runs.create_run(model=checkpoint.model, dataset=dataset, user=user)
+        generation_runs.start_run(run=generation)
+        Checkpoint.objects.filter(pk=checkpoint.pk).update(dev_run=generation)
+        started.append(generation)
+    return started
+
+
+def pick_result(*, run: TrainingRun, checkpoint: Checkpoint) -> TrainingRun:
+    """Mark the checkpoint kept as the run's result (chosen by hand on the dev-set responses)."""
+    if checkpoint.run_id != run.pk:
+        raise ValidationError({"checkpoint": "that checkpoint belongs to another run"})
+    TrainingRun.objects.filter(pk=run.pk).update(result=checkpoint)
+    run.refresh_from_db()
+    return run

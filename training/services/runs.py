@@ -1,0 +1,243 @@
+"""Training runs: create (validate, write the run directory, render the script), submit, poll, cancel.
+
+Everything a run needs is written into its own directory before submission (run.json for the
+trainer, data.jsonl with the snapshot's exact rows, job.sbatch), so the job reads files only
+and never the database; the records a reproduction needs are copied onto the TrainingRun.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from annotation import lima_format
+from annotation.models import Dataset
+from generation.models import Backend, ModelSpec
+from training import progress, slurm
+from training.launchers import LaunchError, LocalLauncher, SlurmLauncher
+from training.models import ACTIVE_STATES, Launcher, RunState, TrainingRun
+from training.recipe import Hyperparameters
+
+logger = logging.getLogger(__name__)
+
+
+def launcher_for(run: TrainingRun):
+    if run.launcher == Launcher.LOCAL:
+        return LocalLauncher()
+    return SlurmLauncher(bin_dir=settings.LIMA_SLURM_BIN_DIR, conf=settings.LIMA_SLURM_CONF, timeout=settings.LIMA_SLURM_TIMEOUT)
+
+
+def snapshot_lines(dataset: Dataset) -> list[str]:
+    return [lima_format.dumps_jsonl_row(conversations=row.conversations, source=row.source)
+            for row in dataset.rows.order_by("position")]
+
+
+def check_snapshot(dataset: Dataset) -> list[str]:
+    """A training snapshot must be a frozen train split whose rows still hash to the hash taken at freezing."""
+    if dataset.split != "train":
+        raise ValidationError({"dataset": f"{dataset.name} is a {dataset.split} snapshot; training needs a train snapshot"})
+    lines = snapshot_lines(dataset)
+    if not lines:
+        raise ValidationError({"dataset": f"{dataset.name} has no rows"})
+    digest = hashlib.sha256("".join(lines).encode()).hexdigest()
+    if digest != dataset.content_hash:
+        raise ValidationError({"dataset": f"{dataset.name} is not a frozen snapshot: its rows no longer match the hash "
+                                          f"taken when it was frozen ({dataset.content_hash[:12]}…); freeze a new one"})
+    if not any(len(json.loads(line)["conversations"]) >= 2 for line in lines):
+        raise ValidationError({"dataset": f"{dataset.name} has prompts only; training needs responses"})
+    return lines
+
+
+def check_base_model(model: ModelSpec) -> str:
+    """The base must be a local transformers checkpoint whose config and tokenizer load; returns its config hash."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    if model.backend not in (Backend.TRANSFORMERS, Backend.VLLM):
+        raise ValidationError({"base_model": f"{model.name} is a {model.get_backend_display()} model; "
+                                             "fine-tuning needs a checkpoint directory"})
+    location = Path(model.location)
+    try:
+        config = AutoConfig.from_pretrained(location)
+        AutoTokenizer.from_pretrained(location)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValidationError({"base_model": f"{model.name} does not load from {location}: {exc}"}) from exc
+    if not any(name.endswith("ForCausalLM") for name in (config.architectures or [])):
+        raise ValidationError({"base_model": f"{model.name} is not a causal language model ({config.architectures})"})
+    return hashlib.sha256((location / "config.json").read_bytes()).hexdigest()
+
+
+def code_version() -> str:
+    """The git commit of the code the job runs (with "-dirty" for uncommitted changes), when it is a checkout."""
+    workdir = settings.LIMA_SLURM_WORKDIR
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=workdir, capture_output=True, text=True, timeout=10)
+        if head.returncode != 0:
+            return "unknown (not a git checkout)"
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "training", "generation/chat.py"], cwd=workdir,
+                               capture_output=True, timeout=10).returncode != 0
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown (git unavailable)"
+    return head.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def _unique_name(requested: str, dataset: Dataset, base_model: ModelSpec) -> str:
+    name = slugify(requested) or slugify(f"sft-{base_model.name}-{dataset.name}")[:60]
+    if TrainingRun.objects.filter(name=name).exists():
+        raise ValidationError({"name": f"a training run named {name!r} exists already"})
+    return name
+
+
+def create_run(*, dataset: Dataset, base_model: ModelSpec, user, hyperparameters: dict | None = None,
+               launcher: str = Launcher.SLURM, resources: slurm.Resources | None = None, name: str = "") -> TrainingRun:
+    """A draft run with its directory, trainer config and rendered script; nothing is submitted yet."""
+    try:
+        recipe = Hyperparameters.from_dict(hyperparameters or {})
+    except (TypeError, ValueError) as exc:
+        raise ValidationError({"hyperparameters": str(exc)}) from exc
+    resources = resources or slurm.Resources()
+    problems = resources.problems()
+    if launcher == Launcher.LOCAL and resources.nodes > 1:
+        problems["nodes"] = "a local run uses this host only (one node)"
+    if launcher not in Launcher.values:
+        problems["launcher"] = f"one of {', '.join(Launcher.values)}"
+    if problems:
+        raise ValidationError(problems)
+    lines = check_snapshot(dataset)
+    config_hash = check_base_model(base_model)
+    name = _unique_name(name, dataset, base_model)
+    with transaction.atomic():
+        run = TrainingRun.objects.create(
+            name=name, dataset=dataset, base_model=base_model, hyperparameters=recipe.as_dict(), launcher=launcher,
+            nodes=resources.nodes, gpus_per_node=resources.gpus_per_node, cpus_per_task=resources.cpus_per_task,
+            partition=resources.partition, account=resources.account, qos=resources.qos, time_limit=resources.time_limit,
+            run_dir="", script="", dataset_hash=dataset.content_hash, base_config_hash=config_hash,
+            code_version=code_version(), created_by=user,
+        )
+        run_dir = Path(settings.LIMA_TRAINING_DIR) / f"run-{run.pk}-{run.name}"
+        run.run_dir = str(run_dir)
+        run.script = slurm.render_sbatch_script(
+            job_name=f"lima-sft-{run.pk}", resources=resources, workdir=settings.LIMA_SLURM_WORKDIR,
+            python=settings.LIMA_SLURM_PYTHON or sys.executable, config_path=str(run_dir / "run.json"),
+            log_path=str(run_dir / "train.log"),
+        )
+        run.save(update_fields=["run_dir", "script"])
+        _write_run_directory(run, lines)
+    return run
+
+
+def _write_run_directory(run: TrainingRun, lines: list[str]) -> None:
+    run_dir = Path(run.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "data.jsonl").write_text("".join(lines), encoding="utf-8")
+    config = {
+        "base_model": run.base_model.location, "data": str(run_dir / "data.jsonl"),
+        "output_dir": str(run_dir / "checkpoints"), "metrics": str(run_dir / "metrics.jsonl"),
+        "hyperparameters": run.hyperparameters, "strategy": "auto", "precision": "auto",
+        "provenance": {"run": run.name, "dataset": run.dataset.name, "dataset_hash": run.dataset_hash,
+                       "base_model": run.base_model.name, "base_config_hash": run.base_config_hash,
+                       "code_version": run.code_version},
+    }
+    (run_dir / "run.json").write_text(json.dumps(config, indent=2))
+    (run_dir / "job.sbatch").write_text(run.script)
+
+
+def submit_run(*, run: TrainingRun) -> TrainingRun:
+    """Submit a draft once. A refusal (resources, missing sbatch, controller down) marks the run
+    "not submitted" with the scheduler's words; a second submit of a submitted run does nothing."""
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.state != RunState.DRAFT:
+            return run
+        try:
+            job_id = launcher_for(run).submit(Path(run.run_dir) / "job.sbatch", Path(run.run_dir))
+        except LaunchError as exc:
+            run.state, run.error = RunState.REJECTED, str(exc)
+            run.save(update_fields=["state", "error"])
+            return run
+        run.job_id, run.state, run.error = job_id, RunState.PENDING, ""
+        run.submitted_at = timezone.now()
+        run.save(update_fields=["job_id", "state", "error", "submitted_at"])
+    return run
+
+
+def refresh_run(*, run: TrainingRun) -> TrainingRun:
+    """Ask the scheduler where the job is; update state, exit code, log tail and checkpoints."""
+    from training.services.checkpoints import register_checkpoints
+
+    if not run.job_id or run.state not in ACTIVE_STATES:
+        return run
+    run_dir = Path(run.run_dir)
+    try:
+        status = launcher_for(run).status(run.job_id, run_dir)
+    except LaunchError as exc:
+        logger.warning("cannot poll training run %s: %s", run.pk, exc)
+        TrainingRun.objects.filter(pk=run.pk).update(error=f"polling failed: {exc}", polled_at=timezone.now())
+        run.refresh_from_db()
+        return run
+    register_checkpoints(run=run)
+    updates = {"log_tail": progress.log_tail(run_dir / "train.log"), "polled_at": timezone.now()}
+    if status is None:
+        updates["error"] = f"the scheduler no longer knows job {run.job_id}"
+    else:
+        updates.update(scheduler_state=status.scheduler_state[:40], state=status.state)
+        if status.exit_code is not None:
+            updates["exit_code"] = status.exit_code
+        if status.state in slurm.FINISHED:
+            updates["finished_at"] = timezone.now()
+            updates["error"] = _finish_message(run, status)
+    TrainingRun.objects.filter(pk=run.pk, state__in=ACTIVE_STATES).update(**updates)
+    run.refresh_from_db()
+    return run
+
+
+def _finish_message(run: TrainingRun, status) -> str:
+    if status.state == slurm.COMPLETED:
+        return ""
+    words = {slurm.TIMED_OUT: "the job hit its time limit", slurm.NODE_FAILED: "a node failed under the job",
+             slurm.OUT_OF_MEMORY: "the job ran out of memory", slurm.CANCELLED: "the job was cancelled"}
+    message = words.get(status.state, "the job failed")
+    if status.exit_code is not None:
+        message += f" (exit code {status.exit_code})"
+    if status.reason:
+        message += f": {status.reason}"
+    return message
+
+
+def poll_active_runs() -> list[int]:
+    """Beat's job: refresh every queued or running run; returns the ids that changed state."""
+    changed = []
+    for run in TrainingRun.objects.filter(state__in=ACTIVE_STATES).exclude(job_id=""):
+        before = run.state
+        if refresh_run(run=run).state != before:
+            changed.append(run.pk)
+    return changed
+
+
+def cancel_run(*, run: TrainingRun) -> TrainingRun:
+    """scancel (or SIGTERM for a local run); a draft is simply marked cancelled. The next poll records the end."""
+    if run.state == RunState.DRAFT:
+        TrainingRun.objects.filter(pk=run.pk, state=RunState.DRAFT).update(state=RunState.CANCELLED, finished_at=timezone.now())
+    elif run.state in ACTIVE_STATES:
+        try:
+            launcher_for(run).cancel(run.job_id, Path(run.run_dir))
+        except LaunchError as exc:
+            TrainingRun.objects.filter(pk=run.pk).update(error=str(exc))
+        run.refresh_from_db()
+        return refresh_run(run=run)
+    run.refresh_from_db()
+    return run
+
+
+def run_progress(run: TrainingRun) -> dict:
+    records = progress.read_metrics(Path(run.run_dir) / "metrics.jsonl") if run.run_dir else []
+    return {**progress.summary(records), "points": progress.loss_points(records)}

@@ -1,0 +1,142 @@
+"""Slurm job scripts and states as pure functions (no Django, no subprocess).
+
+The same rendered script runs under `sbatch` and, for the `local` launcher, under bash: outside
+Slurm the SLURM_* variables are absent and the script runs the trainer as one process.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+
+# A run's state in the tool, from the scheduler's words. Slurm's own state is kept beside it.
+PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMED_OUT, NODE_FAILED, OUT_OF_MEMORY = (
+    "pending", "running", "completed", "failed", "cancelled", "timed_out", "node_failed", "out_of_memory",
+)
+FINISHED = frozenset({COMPLETED, FAILED, CANCELLED, TIMED_OUT, NODE_FAILED, OUT_OF_MEMORY})
+
+SLURM_STATES = {
+    "PENDING": PENDING, "CONFIGURING": PENDING, "REQUEUED": PENDING, "REQUEUE_HOLD": PENDING, "REQUEUE_FED": PENDING,
+    "RESV_DEL_HOLD": PENDING, "SUSPENDED": PENDING, "STOPPED": PENDING,
+    "RUNNING": RUNNING, "COMPLETING": RUNNING, "SIGNALING": RUNNING, "STAGE_OUT": RUNNING, "RESIZING": RUNNING,
+    "COMPLETED": COMPLETED,
+    "FAILED": FAILED, "BOOT_FAIL": FAILED, "DEADLINE": FAILED, "PREEMPTED": FAILED, "SPECIAL_EXIT": FAILED,
+    "REVOKED": FAILED,
+    "CANCELLED": CANCELLED,
+    "TIMEOUT": TIMED_OUT,
+    "NODE_FAIL": NODE_FAILED,
+    "OUT_OF_MEMORY": OUT_OF_MEMORY,
+}
+
+TIME_LIMIT = re.compile(r"^(\d+-)?\d{1,3}(:\d{2}){0,2}$|^\d+-\d{1,2}$|^UNLIMITED$")
+SLURM_NAME = re.compile(r"^[A-Za-z0-9_.\-]*$")
+
+
+def run_state(slurm_state: str) -> str:
+    """Map Slurm's JobState ("CANCELLED by 0", "COMPLETED", ...) to the tool's run state."""
+    word = (slurm_state or "").split()[0].rstrip("+").upper() if slurm_state else ""
+    return SLURM_STATES.get(word, FAILED if word else PENDING)
+
+
+@dataclass(frozen=True)
+class Resources:
+    nodes: int = 1
+    gpus_per_node: int = 0
+    cpus_per_task: int = 1
+    partition: str = ""
+    account: str = ""
+    qos: str = ""
+    time_limit: str = ""
+
+    def problems(self) -> dict[str, str]:
+        found = {}
+        if self.nodes < 1:
+            found["nodes"] = "at least one node"
+        if self.gpus_per_node < 0:
+            found["gpus_per_node"] = "zero (CPU) or more GPUs"
+        if self.cpus_per_task < 1:
+            found["cpus_per_task"] = "at least one CPU"
+        if self.time_limit and not TIME_LIMIT.match(self.time_limit):
+            found["time_limit"] = "a Slurm time such as 2-00:00:00, 12:00:00 or 90"
+        for name in ("partition", "account", "qos"):
+            if not SLURM_NAME.match(getattr(self, name)):
+                found[name] = "letters, digits, '.', '_' and '-' only"
+        return found
+
+    @property
+    def processes(self) -> int:
+        return self.nodes * max(1, self.gpus_per_node)
+
+
+def render_sbatch_script(*, job_name: str, resources: Resources, workdir: str, python: str, config_path: str,
+                         log_path: str, rendezvous_port: int = 29500, environment: dict[str, str] | None = None) -> str:
+    """The batch script of one training run.
+
+    One task per node; torchrun starts one trainer process per GPU and wires the nodes together
+    through a c10d rendezvous on the first node (FSDP then shards the model across all of them).
+    A single CPU or GPU process needs no torchrun. `--open-mode=append` keeps the log of earlier
+    attempts when Slurm requeues the job; the trainer resumes from its last checkpoint.
+    """
+    q = shlex.quote
+    directives = [
+        f"--job-name={job_name}",
+        f"--nodes={resources.nodes}",
+        "--ntasks-per-node=1",
+        f"--cpus-per-task={resources.cpus_per_task}",
+        f"--output={log_path}",
+        "--open-mode=append",
+        f"--chdir={workdir}",
+    ]
+    if resources.gpus_per_node:
+        directives.append(f"--gpus-per-node={resources.gpus_per_node}")
+    for flag, value in (("partition", resources.partition), ("account", resources.account), ("qos", resources.qos),
+                        ("time", resources.time_limit)):
+        if value:
+            directives.append(f"--{flag}={value}")
+    lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in directives), "",
+             "# LIMA supervised fine-tuning, rendered by lima-studio.", "set -euo pipefail", f"cd {q(workdir)}",
+             "export PYTHONUNBUFFERED=1"]
+    for key, value in sorted((environment or {}).items()):
+        lines.append(f"export {key}={q(value)}")
+    trainer = f"-m training.sft --config {q(config_path)}"
+    if resources.nodes == 1 and resources.processes > 1:
+        lines.append(f"exec {q(python)} -m torch.distributed.run --standalone --nproc-per-node={resources.gpus_per_node} {trainer}")
+    elif resources.processes > 1:
+        lines += [
+            'head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
+            f"srun --kill-on-bad-exit=1 {q(python)} -m torch.distributed.run --nnodes={resources.nodes} "
+            f"--nproc-per-node={max(1, resources.gpus_per_node)} --rdzv-backend=c10d "
+            f'--rdzv-endpoint="$head_node:{rendezvous_port}" --rdzv-id="$SLURM_JOB_ID" {trainer}',
+        ]
+    else:
+        lines.append(f"exec {q(python)} {trainer}")
+    return "\n".join(lines) + "\n"
+
+
+def parse_submission(stdout: str) -> str:
+    """`sbatch --parsable` prints "jobid" or "jobid;cluster"."""
+    job_id = stdout.strip().split(";")[0]
+    if not job_id.isdigit():
+        raise ValueError(f"sbatch did not print a job id: {stdout!r}")
+    return job_id
+
+
+def parse_scontrol_job(text: str) -> dict[str, str]:
+    """Key=value pairs of `scontrol show job -o N` (values never contain spaces except Command/Reason)."""
+    found = {}
+    for match in re.finditer(r"(\w+)=(\S*)", text):
+        found.setdefault(match.group(1), match.group(2))
+    return found
+
+
+def exit_code_of(slurm_exit: str) -> int | None:
+    """Slurm's "code:signal"; a signal-killed job reports 128 + signal, as a shell would."""
+    if not slurm_exit:
+        return None
+    code, _, signal = slurm_exit.partition(":")
+    try:
+        code_number, signal_number = int(code), int(signal or 0)
+    except ValueError:
+        return None
+    return 128 + signal_number if signal_number and not code_number else code_number
