@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from annotation.views import authoring, curation, dashboard, datasets, review
+from annotation.views import authoring, curation, dashboard, datasets, judging, review, studies
 
 app_name = "annotation"
 
@@ -30,4 +30,13 @@ urlpatterns = [
     path("curation/imports/", curation.import_list, name="import_list"),
     path("curation/imports/start/", curation.import_start, name="import_start"),
     path("curation/imports/<int:pk>/", curation.import_job, name="import_job"),
+    path("judge/", judging.judge_home, name="judge_home"),
+    path("judge/<uuid:study_id>/", judging.judge, name="judge"),
+    path("judge/<uuid:study_id>/submit/", judging.judge_submit, name="judge_submit"),
+    path("judge/<uuid:study_id>/undo/", judging.judge_undo, name="judge_undo"),
+    path("studies/", studies.study_list, name="study_list"),
+    path("studies/<int:pk>/", studies.study_detail, name="study_detail"),
+    re_path(r"^studies/(?P<pk>[0-9]+)/(?P<action>open|close)/$", studies.study_state, name="study_state"),
+    path("studies/<int:pk>/llm-judge/", studies.study_llm_judge, name="study_llm_judge"),
+    path("studies/<int:pk>/scrubbed/", studies.study_scrubbed, name="study_scrubbed"),
 ]

@@ -75,3 +75,32 @@ def tiny_model_spec(*, name: str = "tiny-llama", max_new_tokens: int = 16, locat
     return ModelSpec.objects.create(
         name=name, backend="transformers", location=location or str(settings.LIMA_MODEL_DIR), max_new_tokens=max_new_tokens
     )
+
+
+def completed_run(*, dataset, model_name: str, text=lambda row: f"Answer to {row.position}"):
+    """A finished run with one response per prompt (an imported baseline: no generation needed)."""
+    from generation.models import GenerationRun, ModelSpec, Response, RunStatus
+
+    model, _ = ModelSpec.objects.get_or_create(name=model_name, defaults={"backend": "imported"})
+    rows = list(dataset.rows.order_by("position"))
+    run = GenerationRun.objects.create(model=model, dataset=dataset, decoding={}, total=len(rows), status=RunStatus.COMPLETED)
+    Response.objects.bulk_create(Response(run=run, row=row, text=text(row)) for row in rows)
+    return run
+
+
+def pairwise_study(*, researcher, annotators, prompts: int = 10, baselines=("alpaca-65b", "davinci-003"), overlap: int = 1,
+                   agreement_subset: int = 2, open_it: bool = True, kind: str = "pairwise", name: str = "study"):
+    from annotation.models import Study
+    from annotation.services.judging import open_study
+
+    dataset = prompt_snapshot(user=researcher, n=prompts, name=f"{name}-prompts")
+    target = completed_run(dataset=dataset, model_name="lima-65b", text=lambda row: f"Primary answer to prompt {row.position}.")
+    study = Study.objects.create(name=name, kind=kind, dataset=dataset, target_run=target, overlap=overlap,
+                                 agreement_subset=agreement_subset, absolute_sample=prompts, created_by=researcher, seed=11)
+    for number, baseline in enumerate(baselines if kind == "pairwise" else ()):
+        study.baseline_runs.add(completed_run(dataset=dataset, model_name=baseline,
+                                              text=lambda row, n=number: f"Alternative {n} answer to prompt {row.position}."))
+    study.annotators.set(annotators)
+    if open_it:
+        open_study(study=study)
+    return study

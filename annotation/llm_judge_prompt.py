@@ -1,0 +1,58 @@
+"""The LLM judge's prompt and the parsing of its answer (no Django import)."""
+
+from __future__ import annotations
+
+import re
+
+# Modelled on the LIMA paper's GPT-4 annotation prompt: which response is better, or neither.
+DEFAULT_TEMPLATE = """You are evaluating two responses to the same user prompt. Judge which response is more helpful, \
+correct and well written for the user. If neither is significantly better than the other, say so.
+
+[Prompt]
+{prompt}
+
+[Response A]
+{response_a}
+
+[Response B]
+{response_b}
+
+Answer on the first line with exactly one of: "A", "B" or "Neither". Then explain your choice in one or two sentences."""
+
+PLACEHOLDERS = ("{prompt}", "{response_a}", "{response_b}")
+_FIRST_WORD = re.compile(r"^\W*(?:verdict\s*:\s*|answer\s*:\s*|response\s+)?(a|b|neither|tie)\b", re.IGNORECASE)
+_LABELLED = re.compile(r"\b(?:verdict|answer)\s*:\s*\W*(?:response\s+)?(a|b|neither|tie)\b", re.IGNORECASE)
+
+
+def validate_template(template: str) -> list[str]:
+    return [p for p in PLACEHOLDERS if p not in template]
+
+
+def render_prompt(template: str, *, prompt: str, response_a: str, response_b: str) -> str:
+    # str.replace, not str.format: responses and prompts may contain braces.
+    return template.replace("{prompt}", prompt).replace("{response_a}", response_a).replace("{response_b}", response_b)
+
+
+def parse_verdict(answer: str) -> str | None:
+    """'a', 'b' or 'tie' from the judge's answer; None when it gave no recognisable verdict."""
+    for line in answer.strip().splitlines():
+        if line.strip():
+            match = _FIRST_WORD.match(line.strip())
+            if match:
+                return {"a": "a", "b": "b"}.get(match.group(1).lower(), "tie")
+            break
+    match = _LABELLED.search(answer)
+    if match:
+        return {"a": "a", "b": "b"}.get(match.group(1).lower(), "tie")
+    return None
+
+
+def combine_orders(as_shown: str | None, swapped: str | None) -> str | None:
+    """One verdict in the shown order from both orders: agreeing orders keep it, disagreeing ones are a tie.
+
+    `swapped` was asked with B first, so its 'a' means the shown B.
+    """
+    if as_shown is None or swapped is None:
+        return as_shown or ({"a": "b", "b": "a", "tie": "tie"}[swapped] if swapped else None)
+    unswapped = {"a": "b", "b": "a", "tie": "tie"}[swapped]
+    return as_shown if as_shown == unswapped else "tie"

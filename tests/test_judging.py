@@ -1,0 +1,234 @@
+"""Blind judging: item building, fair and concurrency-safe assignment, verdicts in model terms, blindness."""
+
+import re
+import threading
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from annotation.models import Assignment, ComparisonItem, Judgment, Rating, Study, Verdict
+from annotation.services import judging
+from annotation.services.judging import StudyClosed
+from tests.builders import pairwise_study
+
+
+@pytest.fixture
+def annotators(make_user):
+    return [make_user("annotator", username=f"crowd{i}") for i in range(3)]
+
+
+@pytest.mark.django_db
+def test_items_are_built_once_with_seeded_random_sides_and_a_shared_subset(researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators, prompts=20, agreement_subset=4, overlap=1)
+    items = list(study.items.all())
+    assert len(items) == 40  # 20 prompts × 2 baselines
+    assert {item.target_is_a for item in items} == {True, False}
+    shared = [item for item in items if item.is_shared]
+    assert len(shared) == 4 and all(item.capacity == 3 for item in shared)
+    assert all(item.capacity == 1 for item in items if not item.is_shared)
+    for item in items:
+        target_text = item.text_a if item.target_is_a else item.text_b
+        assert target_text.startswith("Primary answer") and target_text == item.target_response.text
+    with pytest.raises(Exception, match="already built"):
+        judging.build_items(study=study)
+
+
+@pytest.mark.django_db
+def test_same_seed_builds_the_same_sides(researcher, annotators):
+    first = pairwise_study(researcher=researcher, annotators=annotators, prompts=12, name="one")
+    second = Study.objects.create(name="two", dataset=first.dataset, target_run=first.target_run, seed=first.seed,
+                                  agreement_subset=first.agreement_subset)
+    second.baseline_runs.set(first.baseline_runs.all())
+    second.annotators.set(annotators)
+    judging.open_study(study=second)
+    sides = lambda s: [(i.row.position, i.baseline_run.model.name, i.target_is_a) for i in s.items.select_related("row", "baseline_run__model").order_by("order_key")]  # noqa: E731
+    assert sides(first) == sides(second)
+
+
+@pytest.mark.django_db
+def test_assignment_fills_shared_items_first_balances_overlap_and_never_repeats(researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators, prompts=6, agreement_subset=2, overlap=2)
+    seen = {a.pk: [] for a in annotators}
+    progress = True
+    while progress:
+        progress = False
+        for annotator in annotators:
+            assignment = judging.current_assignment(study=study, annotator=annotator)
+            if assignment:
+                progress = True
+                seen[annotator.pk].append(assignment.item_id)
+                judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotator, side="tie")
+    for items in seen.values():
+        assert len(items) == len(set(items))
+        assert set(items) >= set(study.items.filter(is_shared=True).values_list("id", flat=True))
+    for item in ComparisonItem.objects.filter(study=study):
+        assert item.judgments.count() == item.capacity  # everyone on shared items, exactly `overlap` on the rest
+    counts = sorted(len(v) for v in seen.values())
+    assert counts[-1] - counts[0] <= 1  # balanced between annotators
+
+
+@pytest.mark.django_db
+def test_sides_are_stored_in_model_terms(researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=8, agreement_subset=0)
+    annotator = annotators[0]
+    for _ in range(8):
+        assignment = judging.current_assignment(study=study, annotator=annotator)
+        judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotator, side="a")
+    for judgment in Judgment.objects.select_related("item"):
+        assert judgment.verdict == (Verdict.TARGET if judgment.item.target_is_a else Verdict.BASELINE)
+    assert {j.verdict for j in Judgment.objects.all()} == {Verdict.TARGET, Verdict.BASELINE}
+
+
+@pytest.mark.django_db
+def test_double_submit_keeps_the_first_judgment(researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=2)
+    assignment = judging.current_assignment(study=study, annotator=annotators[0])
+    first = judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotators[0], side="a")
+    again = judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotators[0], side="b")
+    assert first.created and not again.created and again.verdict == first.verdict
+    assert Judgment.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_closed_study_unassigned_item_and_outsiders_are_refused(researcher, annotators, make_user):
+    study = pairwise_study(researcher=researcher, annotators=annotators[:2], prompts=2, agreement_subset=0)
+    assignment = judging.current_assignment(study=study, annotator=annotators[0])
+    with pytest.raises(PermissionDenied):
+        judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotators[1], side="a")
+    with pytest.raises(PermissionDenied):
+        judging.current_assignment(study=study, annotator=make_user("annotator"))
+    judging.close_study(study=study)
+    with pytest.raises(StudyClosed):
+        judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotators[0], side="a")
+    assert not Judgment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_undo_brings_the_item_back_first(researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=3, agreement_subset=0)
+    annotator = annotators[0]
+    first = judging.current_assignment(study=study, annotator=annotator)
+    judging.record_judgment(item_public_id=first.item.public_id, annotator=annotator, side="b")
+    judging.current_assignment(study=study, annotator=annotator)  # the next item is on screen
+    assert judging.undo_last(study=study, annotator=annotator)
+    assert not Judgment.objects.exists()
+    assert judging.current_assignment(study=study, annotator=annotator).item_id == first.item_id
+
+
+@pytest.mark.django_db
+def test_absolute_ratings(researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=4, kind="absolute", agreement_subset=0)
+    assignment = judging.current_assignment(study=study, annotator=annotators[0])
+    assert assignment.item.baseline_response is None
+    judging.record_rating(item_public_id=assignment.item.public_id, annotator=annotators[0], grade="excellent")
+    assert Rating.objects.get().grade == "excellent"
+    with pytest.raises(Exception, match="rates single responses"):
+        judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotators[0], side="a")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_annotators_never_over_fill_or_duplicate(researcher, make_user):
+    """Twelve annotators claim at once from threads (separate PostgreSQL connections) until nothing is left."""
+    pool = [make_user("annotator", username=f"burst{i}") for i in range(12)]
+    study = pairwise_study(researcher=researcher, annotators=pool, prompts=15, agreement_subset=3, overlap=2)
+    barrier = threading.Barrier(len(pool))
+    errors = []
+
+    def work(annotator):
+        try:
+            barrier.wait()
+            while (assignment := judging.current_assignment(study=study, annotator=annotator)) is not None:
+                judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotator, side="tie")
+                judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotator, side="a")  # a double submit
+        except Exception as exc:  # surfaced below
+            errors.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work, args=(annotator,)) for annotator in pool]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for item in ComparisonItem.objects.filter(study=study):
+        assert item.assigned_count == item.assignments.count() == item.judgments.count() == item.capacity
+    assert Judgment.objects.count() == 3 * 12 + 27 * 2
+    assert not Assignment.objects.filter(completed_at__isnull=True).exists()
+
+
+MODEL_WORDS = re.compile(r"lima-65b|alpaca|davinci|target|baseline|run[ _-]?id|response[ _-]?id", re.IGNORECASE)
+
+
+@pytest.mark.django_db
+def test_the_judging_page_and_its_urls_name_no_model_or_run(client, researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=3)
+    client.force_login(annotators[0])
+    page = client.get(reverse("annotation:judge", args=[study.public_id])).content.decode()
+    assert "Response A" in page and "Response B" in page
+    assert not MODEL_WORDS.search(page), MODEL_WORDS.search(page)
+    item = study.items.get(assignments__annotator=annotators[0])
+    for run_or_response in (study.target_run_id, item.target_response_id, item.baseline_response_id):
+        assert f'value="{run_or_response}"' not in page and f"/{run_or_response}/" not in page
+
+
+@pytest.mark.django_db
+def test_self_identification_is_scrubbed_before_annotators_see_it(client, researcher, annotators):
+    from generation.models import Response
+
+    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=1, agreement_subset=0, open_it=False)
+    Response.objects.filter(run__in=study.baseline_runs.all()).update(text="As an AI language model developed by OpenAI, I think so.")
+    judging.open_study(study=study)
+    client.force_login(annotators[0])
+    page = client.get(reverse("annotation:judge", args=[study.public_id])).content.decode()
+    assert "OpenAI" not in page and "[model], I think so." in page
+    client.force_login(researcher)
+    review = client.get(reverse("annotation:study_scrubbed", args=[study.pk])).content.decode()
+    assert "As an AI language model developed by OpenAI" in review
+
+
+@pytest.mark.django_db
+def test_judging_page_and_submit_query_counts_are_small_and_constant(client, researcher, annotators):
+    counts = {}
+    for prompts in (3, 60):
+        study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=prompts, name=f"q{prompts}")
+        client.force_login(annotators[0])
+        url = reverse("annotation:judge", args=[study.public_id])
+        client.get(url)
+        with CaptureQueriesContext(connection) as page:
+            response = client.get(url, HTTP_HX_REQUEST="true")
+        item = ComparisonItem.objects.get(study=study, assignments__annotator=annotators[0])
+        with CaptureQueriesContext(connection) as submit:
+            client.post(reverse("annotation:judge_submit", args=[study.public_id]), {"item": item.public_id, "choice": "a"},
+                        HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
+        counts[prompts] = (len(page), len(submit))
+    assert counts[3] == counts[60]
+    page_queries, submit_queries = counts[60]
+    assert page_queries <= 12
+    # A submit also serves the next item (one round trip per verdict); the write itself stays small.
+    assert submit_queries <= 8 + page_queries
+
+
+@pytest.mark.django_db
+def test_researchers_create_a_study_from_the_form(client, researcher, annotators):
+    from tests.builders import completed_run, prompt_snapshot
+
+    dataset = prompt_snapshot(user=researcher, n=3, name="form-prompts")
+    target = completed_run(dataset=dataset, model_name="lima")
+    baseline = completed_run(dataset=dataset, model_name="gpt-4")
+    client.force_login(researcher)
+    response = client.post(reverse("annotation:study_list"), {
+        "name": "LIMA vs GPT-4", "kind": "pairwise", "dataset": dataset.pk, "target_run": target.pk, "baseline_runs": [baseline.pk],
+        "annotators": [a.pk for a in annotators], "overlap": 1, "agreement_subset": 1, "absolute_sample": 50, "seed": 3,
+    })
+    assert response.status_code == 302
+    study = Study.objects.get()
+    client.post(reverse("annotation:study_state", args=[study.pk, "open"]))
+    assert study.items.count() == 3 and Study.objects.get().state == "open"
+    bad = client.post(reverse("annotation:study_list"), {"name": "x", "kind": "pairwise", "dataset": dataset.pk, "target_run": target.pk,
+                                                        "overlap": 1, "agreement_subset": 1, "absolute_sample": 5, "seed": 0})
+    assert bad.status_code == 422 and "at least one baseline" in bad.content.decode()
