@@ -51,5 +51,5 @@ def log_tail(path: Path, *, lines: int = 40, max_bytes: int = 64 * 1024) -> str:
             text = log.read().decode("utf-8", errors="replace")
     except FileNotFoundError:
         return ""
-    shown = [line.rstrip("\r").split("\r")[-1] for line in text.split("\n")]
-    return "\n".join(shown[-lines:]).strip("\n")
+    shown = [line.rstrip("\r").split("\r")[-1] for line in text.rstrip("\n").split("\n")]
+    return "\n".join(shown[-lines:])
