@@ -492,7 +492,8 @@ def _kappa(first: np.ndarray, second: np.ndarray) -> float | None:
     if len(first) < 2:
         return None
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
+        # Undefined kappa (scikit-learn warns and returns NaN) is reported as None by the caller.
+        warnings.simplefilter("ignore")
         return _safe_float(cohen_kappa_score(first, second, labels=[TARGET, TIE, BASELINE]))
 
 
