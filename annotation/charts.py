@@ -139,7 +139,7 @@ def agreement_heatmap(report: AgreementReport, *, metric: str = "tie_discounted"
     groups = sorted({name for pair in report.group_pairs for name in pair.groups})
     figure = _figure(1.1 * max(len(groups), 1) + 2.4, 1.0 * max(len(groups), 1) + 1.2)
     axes = figure.subplots()
-    if not groups:
+    if not groups or report.insufficient:
         axes.set_axis_off()
         axes.text(0.5, 0.5, report.message or "No agreement data", ha="center", va="center", transform=axes.transAxes)
         return _render(figure, fmt)
