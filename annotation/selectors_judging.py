@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 
 from annotation.models import Assignment, ComparisonItem, Judgment, Rating, Study
 
@@ -26,14 +26,16 @@ class AnnotatorProgress:
 
 def annotator_progress(*, study: Study, annotator) -> AnnotatorProgress:
     """Done = verdicts given; total = those plus every item still open to this annotator (one query)."""
-    counts = ComparisonItem.objects.filter(study=study).aggregate(
-        done=Count("id", filter=Q(assignments__annotator=annotator, assignments__completed_at__isnull=False)),
-        open_mine=Count("id", filter=Q(assignments__annotator=annotator, assignments__completed_at__isnull=True)),
+    mine = Assignment.objects.filter(item=OuterRef("pk"), annotator=annotator)
+    counts = (
+        ComparisonItem.objects.filter(study=study)
+        .annotate(is_mine=Exists(mine), done_by_me=Exists(mine.filter(completed_at__isnull=False)))
+        .aggregate(
+            done=Count("id", filter=Q(done_by_me=True)),
+            total=Count("id", filter=Q(is_mine=True) | Q(assigned_count__lt=F("capacity"))),
+        )
     )
-    available = (
-        ComparisonItem.objects.filter(study=study, assigned_count__lt=F("capacity")).exclude(assignments__annotator=annotator).count()
-    )
-    return AnnotatorProgress(done=counts["done"], total=counts["done"] + counts["open_mine"] + available)
+    return AnnotatorProgress(done=counts["done"], total=counts["total"])
 
 
 @dataclass

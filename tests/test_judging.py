@@ -60,7 +60,7 @@ def test_assignment_fills_shared_items_first_balances_overlap_and_never_repeats(
             if assignment:
                 progress = True
                 seen[annotator.pk].append(assignment.item_id)
-                judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotator, side="tie")
+                judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotator, side="tie")
     for items in seen.values():
         assert len(items) == len(set(items))
         assert set(items) >= set(study.items.filter(is_shared=True).values_list("id", flat=True))
@@ -76,7 +76,7 @@ def test_sides_are_stored_in_model_terms(researcher, annotators):
     annotator = annotators[0]
     for _ in range(8):
         assignment = judging.current_assignment(study=study, annotator=annotator)
-        judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotator, side="a")
+        judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotator, side="a")
     for judgment in Judgment.objects.select_related("item"):
         assert judgment.verdict == (Verdict.TARGET if judgment.item.target_is_a else Verdict.BASELINE)
     assert {j.verdict for j in Judgment.objects.all()} == {Verdict.TARGET, Verdict.BASELINE}
@@ -86,8 +86,8 @@ def test_sides_are_stored_in_model_terms(researcher, annotators):
 def test_double_submit_keeps_the_first_judgment(researcher, annotators):
     study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=2)
     assignment = judging.current_assignment(study=study, annotator=annotators[0])
-    first = judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotators[0], side="a")
-    again = judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotators[0], side="b")
+    first = judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotators[0], side="a")
+    again = judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotators[0], side="b")
     assert first.created and not again.created and again.verdict == first.verdict
     assert Judgment.objects.count() == 1
 
@@ -97,12 +97,12 @@ def test_closed_study_unassigned_item_and_outsiders_are_refused(researcher, anno
     study = pairwise_study(researcher=researcher, annotators=annotators[:2], prompts=2, agreement_subset=0)
     assignment = judging.current_assignment(study=study, annotator=annotators[0])
     with pytest.raises(PermissionDenied):
-        judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotators[1], side="a")
+        judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotators[1], side="a")
     with pytest.raises(PermissionDenied):
         judging.current_assignment(study=study, annotator=make_user("annotator"))
     judging.close_study(study=study)
     with pytest.raises(StudyClosed):
-        judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotators[0], side="a")
+        judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotators[0], side="a")
     assert not Judgment.objects.exists()
 
 
@@ -111,7 +111,7 @@ def test_undo_brings_the_item_back_first(researcher, annotators):
     study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=3, agreement_subset=0)
     annotator = annotators[0]
     first = judging.current_assignment(study=study, annotator=annotator)
-    judging.record_judgment(item_public_id=first.item.public_id, annotator=annotator, side="b")
+    judging.record_judgment(study=study, item_public_id=first.item.public_id, annotator=annotator, side="b")
     judging.current_assignment(study=study, annotator=annotator)  # the next item is on screen
     assert judging.undo_last(study=study, annotator=annotator)
     assert not Judgment.objects.exists()
@@ -123,10 +123,10 @@ def test_absolute_ratings(researcher, annotators):
     study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=4, kind="absolute", agreement_subset=0)
     assignment = judging.current_assignment(study=study, annotator=annotators[0])
     assert assignment.item.baseline_response is None
-    judging.record_rating(item_public_id=assignment.item.public_id, annotator=annotators[0], grade="excellent")
+    judging.record_rating(study=study, item_public_id=assignment.item.public_id, annotator=annotators[0], grade="excellent")
     assert Rating.objects.get().grade == "excellent"
     with pytest.raises(Exception, match="rates single responses"):
-        judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotators[0], side="a")
+        judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotators[0], side="a")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -141,8 +141,8 @@ def test_concurrent_annotators_never_over_fill_or_duplicate(researcher, make_use
         try:
             barrier.wait()
             while (assignment := judging.current_assignment(study=study, annotator=annotator)) is not None:
-                judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotator, side="tie")
-                judging.record_judgment(item_public_id=assignment.item.public_id, annotator=annotator, side="a")  # a double submit
+                judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotator, side="tie")
+                judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotator, side="a")  # a double submit
         except Exception as exc:  # surfaced below
             errors.append(repr(exc))
         finally:
@@ -160,7 +160,7 @@ def test_concurrent_annotators_never_over_fill_or_duplicate(researcher, make_use
     assert not Assignment.objects.filter(completed_at__isnull=True).exists()
 
 
-MODEL_WORDS = re.compile(r"lima-65b|alpaca|davinci|target|baseline|run[ _-]?id|response[ _-]?id", re.IGNORECASE)
+MODEL_WORDS = re.compile(r"lima-65b|alpaca|davinci|(?<![-\w])target\b|baseline|run[ _-]?id|response[ _-]?id", re.IGNORECASE)
 
 
 @pytest.mark.django_db
@@ -190,27 +190,25 @@ def test_self_identification_is_scrubbed_before_annotators_see_it(client, resear
     assert "As an AI language model developed by OpenAI" in review
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # no test transaction around requests: savepoints would inflate the count
 def test_judging_page_and_submit_query_counts_are_small_and_constant(client, researcher, annotators):
     counts = {}
     for prompts in (3, 60):
         study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=prompts, name=f"q{prompts}")
         client.force_login(annotators[0])
         url = reverse("annotation:judge", args=[study.public_id])
-        client.get(url)
-        with CaptureQueriesContext(connection) as page:
+        with CaptureQueriesContext(connection) as page:  # the page, claiming the next item
             response = client.get(url, HTTP_HX_REQUEST="true")
+        assert response.status_code == 200
         item = ComparisonItem.objects.get(study=study, assignments__annotator=annotators[0])
-        with CaptureQueriesContext(connection) as submit:
+        with CaptureQueriesContext(connection) as submit:  # the verdict, then the next item's page
             client.post(reverse("annotation:judge_submit", args=[study.public_id]), {"item": item.public_id, "choice": "a"},
                         HTTP_HX_REQUEST="true")
-        assert response.status_code == 200
-        counts[prompts] = (len(page), len(submit))
+        assert Judgment.objects.filter(item=item).count() == 1
+        counts[prompts] = (len(page), len(submit) - len(page))
     assert counts[3] == counts[60]
-    page_queries, submit_queries = counts[60]
-    assert page_queries <= 12
-    # A submit also serves the next item (one round trip per verdict); the write itself stays small.
-    assert submit_queries <= 8 + page_queries
+    page_queries, write_queries = counts[60]
+    assert page_queries <= 12 and write_queries <= 8, counts
 
 
 @pytest.mark.django_db

@@ -103,15 +103,20 @@ def close_study(*, study: Study) -> Study:
 def _check_open(study: Study, annotator) -> None:
     if study.state != Study.State.OPEN:
         raise StudyClosed(f"this study is {study.get_state_display().lower()}; it takes no judgments now")
+    # Membership is checked once per study instance (one request), not before every step.
+    checked = study.__dict__.setdefault("_members_checked", set())
+    if annotator.pk in checked:
+        return
     if not study.annotators.filter(pk=annotator.pk).exists():
         raise PermissionDenied("you are not in this study's annotator pool")
+    checked.add(annotator.pk)
 
 
 def current_assignment(*, study: Study, annotator) -> Assignment | None:
     """The item this annotator has open (assigned, not yet judged), or a newly claimed one; None when done."""
     _check_open(study, annotator)
     open_assignment = (
-        Assignment.objects.select_related("item").filter(item__study=study, annotator=annotator, completed_at__isnull=True)
+        Assignment.objects.select_related("item__row").filter(item__study=study, annotator=annotator, completed_at__isnull=True)
         .order_by("assigned_at", "id").first()
     )
     if open_assignment:
@@ -127,7 +132,7 @@ def current_assignment(*, study: Study, annotator) -> Assignment | None:
 def _claim(*, study: Study, annotator) -> Assignment | None:
     with transaction.atomic():
         candidates = (
-            ComparisonItem.objects.filter(study=study, assigned_count__lt=F("capacity"))
+            ComparisonItem.objects.select_related("row").filter(study=study, assigned_count__lt=F("capacity"))
             .exclude(assignments__annotator=annotator)
             .order_by("-is_shared", "assigned_count", "order_key")
         )
@@ -136,14 +141,10 @@ def _claim(*, study: Study, annotator) -> Assignment | None:
         item = candidates.first()
         if item is None:
             return None
-        assignment = Assignment.objects.create(item=item, annotator=annotator)
+        assignment = Assignment.objects.create(item=item, annotator=annotator, shown_at=timezone.now())
         ComparisonItem.objects.filter(pk=item.pk).update(assigned_count=F("assigned_count") + 1)
         assignment.item = item
         return assignment
-
-
-def mark_shown(assignment: Assignment) -> None:
-    Assignment.objects.filter(pk=assignment.pk).update(shown_at=timezone.now())
 
 
 @dataclass(frozen=True)
@@ -152,11 +153,33 @@ class Recorded:
     verdict: str
 
 
-def _assignment_for(item_public_id, annotator) -> Assignment:
+def _assignment_for(study: Study, item_public_id, annotator) -> Assignment:
     try:
-        return Assignment.objects.select_related("item__study").get(item__public_id=item_public_id, annotator=annotator)
+        assignment = Assignment.objects.select_related("item").get(
+            item__study=study, item__public_id=item_public_id, annotator=annotator
+        )
     except (Assignment.DoesNotExist, ValidationError):
         raise PermissionDenied("this item is not assigned to you") from None
+    assignment.item.study = study
+    return assignment
+
+
+def _complete(assignment: Assignment, now) -> None:
+    """Close the assignment after the verdict is stored. Were this lost (a crash in between), the
+    item would come back to the annotator, whose resubmit finds the stored verdict and closes it."""
+    Assignment.objects.filter(pk=assignment.pk, completed_at__isnull=True).update(completed_at=now)
+
+
+def _store_once(model, *, item, annotator, values: dict):
+    """Insert the verdict, or return the stored one: (item, annotator) is unique, so a concurrent
+    or repeated submit can never write a second row."""
+    try:
+        if connection.in_atomic_block:  # keep the caller's transaction usable if the insert conflicts
+            with transaction.atomic():
+                return model.objects.create(item=item, annotator=annotator, **values), True
+        return model.objects.create(item=item, annotator=annotator, **values), True  # one statement: atomic by itself
+    except IntegrityError:
+        return model.objects.get(item=item, annotator=annotator), False
 
 
 def _seconds(assignment: Assignment, now) -> float | None:
@@ -164,13 +187,13 @@ def _seconds(assignment: Assignment, now) -> float | None:
     return round((now - started).total_seconds(), 2) if started else None
 
 
-def record_judgment(*, item_public_id, annotator, side: str, reason: str = "") -> Recorded:
+def record_judgment(*, study: Study, item_public_id, annotator, side: str, reason: str = "") -> Recorded:
     """Store one pairwise verdict; a repeated submit (double click, retry, stale tab) returns the stored one."""
     if side not in SIDES:
         raise ValidationError({"side": "choose A, B or neither"})
-    assignment = _assignment_for(item_public_id, annotator)
+    _check_open(study, annotator)
+    assignment = _assignment_for(study, item_public_id, annotator)
     item = assignment.item
-    _check_open(item.study, annotator)
     if item.study.kind != Study.Kind.PAIRWISE:
         raise ValidationError("this study rates single responses")
     if side == "tie":
@@ -178,30 +201,26 @@ def record_judgment(*, item_public_id, annotator, side: str, reason: str = "") -
     else:
         verdict = Verdict.TARGET if (side == "a") == item.target_is_a else Verdict.BASELINE
     now = timezone.now()
-    with transaction.atomic():
-        judgment, created = Judgment.objects.get_or_create(
-            item=item, annotator=annotator,
-            defaults={"verdict": verdict, "side": side, "reason": reason.strip()[:5000], "seconds": _seconds(assignment, now)},
-        )
-        Assignment.objects.filter(pk=assignment.pk, completed_at__isnull=True).update(completed_at=now)
+    judgment, created = _store_once(Judgment, item=item, annotator=annotator, values={
+        "verdict": verdict, "side": side, "reason": reason.strip()[:5000], "seconds": _seconds(assignment, now),
+    })
+    _complete(assignment, now)
     return Recorded(created=created, verdict=judgment.verdict)
 
 
-def record_rating(*, item_public_id, annotator, grade: str, reason: str = "") -> Recorded:
+def record_rating(*, study: Study, item_public_id, annotator, grade: str, reason: str = "") -> Recorded:
     if grade not in Rating.Grade.values:
         raise ValidationError({"grade": "choose Fail, Pass or Excellent"})
-    assignment = _assignment_for(item_public_id, annotator)
+    _check_open(study, annotator)
+    assignment = _assignment_for(study, item_public_id, annotator)
     item = assignment.item
-    _check_open(item.study, annotator)
     if item.study.kind != Study.Kind.ABSOLUTE:
         raise ValidationError("this study compares two responses")
     now = timezone.now()
-    with transaction.atomic():
-        rating, created = Rating.objects.get_or_create(
-            item=item, annotator=annotator,
-            defaults={"grade": grade, "reason": reason.strip()[:5000], "seconds": _seconds(assignment, now)},
-        )
-        Assignment.objects.filter(pk=assignment.pk, completed_at__isnull=True).update(completed_at=now)
+    rating, created = _store_once(Rating, item=item, annotator=annotator, values={
+        "grade": grade, "reason": reason.strip()[:5000], "seconds": _seconds(assignment, now),
+    })
+    _complete(assignment, now)
     return Recorded(created=created, verdict=rating.grade)
 
 

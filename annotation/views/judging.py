@@ -31,7 +31,8 @@ def judge_home(request):
 
 
 def _study(request, study_id) -> Study:
-    return get_object_or_404(Study, public_id=study_id, annotators=request.user)
+    """Membership in the study's pool is checked by the services (403 for outsiders)."""
+    return get_object_or_404(Study, public_id=study_id)
 
 
 def _render_next(request, study: Study, *, notice: str = "", status: int = 200):
@@ -40,8 +41,6 @@ def _render_next(request, study: Study, *, notice: str = "", status: int = 200):
     except StudyClosed as exc:
         return render(request, "annotation/partials/judge_closed.html" if request.htmx else "annotation/judge.html",
                       {"study": study, "closed": str(exc)}, status=409 if request.htmx else 200)
-    if assignment is not None:
-        services.mark_shown(assignment)
     context = {
         "study": study,
         "item": assignment.item if assignment else None,
@@ -66,9 +65,9 @@ def judge_submit(request, study_id):
     reason = request.POST.get("reason", "")
     try:
         if study.kind == Study.Kind.PAIRWISE:
-            recorded = services.record_judgment(item_public_id=item_id, annotator=request.user, side=request.POST.get("choice", ""), reason=reason)
+            recorded = services.record_judgment(study=study, item_public_id=item_id, annotator=request.user, side=request.POST.get("choice", ""), reason=reason)
         else:
-            recorded = services.record_rating(item_public_id=item_id, annotator=request.user, grade=request.POST.get("choice", ""), reason=reason)
+            recorded = services.record_rating(study=study, item_public_id=item_id, annotator=request.user, grade=request.POST.get("choice", ""), reason=reason)
     except ValidationError as exc:
         return _render_next(request, study, notice=" ".join(exc.messages), status=422)
     except PermissionDenied as exc:
