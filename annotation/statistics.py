@@ -29,8 +29,8 @@ from __future__ import annotations
 import math
 import warnings
 import zlib
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, is_dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, is_dataclass, replace
 from typing import Any, Literal
 
 import krippendorff
@@ -46,6 +46,7 @@ GRADES: tuple[Grade, ...] = ("fail", "pass", "excellent")
 TARGET, TIE, BASELINE = 0, 1, 2
 DEFAULT_RESAMPLES = 2000
 DEFAULT_LLM_GROUPS = ("llm",)
+HUMAN_GROUP_LABEL, LLM_GROUP_LABEL = "human", "llm"
 # Tie-discounted credit, indexed [verdict_a, verdict_b] with target=0, tie=1, baseline=2.
 _TIE_DISCOUNTED_CREDIT = np.array([[1.0, 0.5, 0.0], [0.5, 1.0, 0.5], [0.0, 0.5, 1.0]])
 _VERDICT_CODE = {name: code for code, name in enumerate(VERDICTS)}
@@ -235,6 +236,7 @@ class StatisticsReport:
     human: list[BaselineOutcome]
     llm: list[BaselineOutcome]
     agreement: AgreementReport
+    human_llm_agreement: AgreementReport
     annotators: list[AnnotatorSummary]
     ratings: RatingDistribution
     position_bias: list[PositionBias]
@@ -338,6 +340,12 @@ class JudgmentTable:
             baseline_len=lengths(baseline_len), target_on_left=left, items=items, prompts=prompts,
             baselines=baselines, annotators=annotators, groups=groups,
         )
+
+    def regrouped(self, group_of: Callable[[str], str]) -> JudgmentTable:
+        """The same judgments with every group renamed, e.g. all human groups to "human"."""
+        renamed = [group_of(name) for name in self.groups]
+        codes, groups = _factorize(renamed)
+        return replace(self, group=codes[self.group] if len(codes) else self.group, groups=groups)
 
     def __len__(self) -> int:
         return len(self.verdict)
@@ -925,6 +933,8 @@ def statistics_report(
     """Every statistic of a study: Figure 1 for humans and for the LLM judge, agreement, biases, ratings.
 
     Judgments whose group is in `llm_groups` are the LLM judge's (Figure 2); all others are human.
+    `agreement` keeps the annotators' own groups (author-crowd, crowd-llm, ...);
+    `human_llm_agreement` pools them into "human" and "llm" (human-human, human-llm).
     """
     table = _table(judgments)
     common = {"resamples": resamples, "confidence": confidence, "seed": seed}
@@ -938,6 +948,9 @@ def statistics_report(
         human=win_rates(table, baselines=baselines, exclude_groups=llm_groups, **common),
         llm=win_rates(table, baselines=baselines, groups=llm_groups, **common),
         agreement=agreement(table),
+        human_llm_agreement=agreement(
+            table.regrouped(lambda name: LLM_GROUP_LABEL if name in llm_groups else HUMAN_GROUP_LABEL)
+        ),
         annotators=annotator_summaries(table),
         ratings=rating_distribution(ratings, **common),
         position_bias=position_bias(ordered_verdicts, **common),

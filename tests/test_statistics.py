@@ -445,8 +445,24 @@ def test_full_report_separates_the_llm_judge_and_serialises_to_json():
     assert report.llm[0].insufficient
     (crowd_llm,) = [g for g in report.agreement.group_pairs if g.label == "crowd-llm"]
     assert crowd_llm.comparisons == 100
+    pooled = {g.label: g for g in report.human_llm_agreement.group_pairs}
+    assert pooled["human-llm"].comparisons == 100
+    assert pooled["human-llm"].tie_discounted == crowd_llm.tie_discounted
     payload = report_as_dict(report)
     assert json.loads(json.dumps(payload, allow_nan=False))["human"][0]["baseline"] == "Alpaca 65B"
+
+
+def test_human_llm_agreement_pools_every_human_group():
+    judgments = [
+        judgment("i1", "au", "target", group="author"), judgment("i1", "cw", "tie", group="crowd"),
+        judgment("i1", "gpt", "target", group="llm"),
+    ]
+    report = statistics_report(judgments, resamples=10)
+    pooled = {g.label: g for g in report.human_llm_agreement.group_pairs}
+    assert set(pooled) == {"human-human", "human-llm", "llm-llm"}
+    assert pooled["human-human"].tie_discounted == 0.5
+    assert pooled["human-llm"].comparisons == 2 and pooled["human-llm"].tie_discounted == pytest.approx(0.75)
+    assert [s.group for s in report.annotators] == ["author", "crowd", "llm"]
 
 
 def test_report_on_an_empty_study_is_all_messages_and_no_nan():
