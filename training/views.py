@@ -23,7 +23,8 @@ from training.services import runs
 @role_required("train")
 def run_list(request):
     page = Paginator(
-        TrainingRun.objects.select_related("dataset", "base_model", "result").annotate(checkpoint_count=Count("checkpoints")),
+        TrainingRun.objects.select_related("dataset", "base_model", "result").annotate(checkpoint_count=Count("checkpoints"))
+        .order_by("-created_at", "-id"),
         50,
     ).get_page(request.GET.get("page"))
     return render(request, "training/run_list.html", {"page": page})
