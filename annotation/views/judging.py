@@ -46,6 +46,7 @@ def _render_next(request, study: Study, *, notice: str = "", status: int = 200):
         "item": assignment.item if assignment else None,
         "progress": annotator_progress(study=study, annotator=request.user),
         "notice": notice,
+        "notice_is_error": status >= 400,
         "rating_guide": RATING_GUIDE,
     }
     template = "annotation/partials/judge_item.html" if request.htmx else "annotation/judge.html"

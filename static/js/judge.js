@@ -13,10 +13,15 @@ document.addEventListener("keydown", function (event) {
     event.preventDefault();
     if (form.dataset.sending) return;  // one verdict per item, whatever the key repeat does
     form.dataset.sending = "1";
-    button.click();
+    // A key pressed right after a swap can beat htmx to the new form; process it first so the
+    // verdict always goes through htmx (the form's plain POST fallback would reload the page).
+    if (window.htmx) htmx.process(form);
+    button.click();  // a click, not requestSubmit: htmx takes the pressed button's value from the click
   } else if (event.key === "u" || event.key === "U") {
     event.preventDefault();
-    document.getElementById("undo").click();
+    const undo = document.getElementById("undo");
+    if (window.htmx) htmx.process(undo.form);
+    undo.click();
   } else if ((event.key === "r" || event.key === "R") && reason) {
     event.preventDefault();
     reason.focus();
