@@ -123,3 +123,12 @@ def start_worker(transactional_db, tmp_path):
     for worker in started:
         worker.stop()
     purge_broker()
+
+
+@pytest.fixture
+def openai_server():
+    """A local OpenAI-compatible endpoint (no network); tests script its answers via FakeOpenAI."""
+    from tests.fake_openai import fake_openai_server
+
+    with fake_openai_server() as url:
+        yield url

@@ -1,9 +1,5 @@
 """The tiny model and the generation backends, called directly (no Celery)."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from django.conf import settings
 
@@ -11,6 +7,7 @@ from generation.backends import BackendConfig, BackendError, get_backend
 from generation.backends.openai_compat import OpenAICompatibleBackend, RateLimiter
 from generation.chat import CHAT_TEMPLATE, EOT_TOKEN, render_conversation
 from generation.decoding import Decoding
+from tests.fake_openai import FakeOpenAI
 
 
 def tiny_config(**overrides) -> BackendConfig:
@@ -59,44 +56,6 @@ def test_prompt_longer_than_the_context_fails_alone():
 def test_a_model_path_that_does_not_load_is_a_backend_error(tmp_path):
     with pytest.raises(BackendError, match="does not load"):
         get_backend(BackendConfig(backend="transformers", location=str(tmp_path / "nope"), chat_template=CHAT_TEMPLATE))
-
-
-class FakeOpenAI(BaseHTTPRequestHandler):
-    """A small OpenAI-compatible server: answers, or fails as the test tells it to."""
-
-    script: list[int] = []
-    seen: list[dict] = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeOpenAI.seen.append({"body": body, "auth": self.headers.get("Authorization")})
-        status = FakeOpenAI.script.pop(0) if FakeOpenAI.script else 200
-        if status != 200:
-            self.send_response(status)
-            self.end_headers()
-            self.wfile.write(b'{"error": "scripted failure"}')
-            return
-        answer = {"choices": [{"message": {"role": "assistant", "content": f"Echo: {body['messages'][-1]['content']}"},
-                               "finish_reason": "stop"}], "usage": {"prompt_tokens": 5, "completion_tokens": 3}}
-        payload = json.dumps(answer).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def openai_server():
-    FakeOpenAI.script, FakeOpenAI.seen = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeOpenAI)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
 
 
 def openai_backend(url, **options):
