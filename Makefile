@@ -13,7 +13,7 @@ TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/lima \
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 CELERY_RESULT_BACKEND=redis://127.0.0.1:6379/1 \
 	LIMA_VAR_DIR=$(CURDIR)/var/test DJANGO_ALLOW_ASYNC_UNSAFE=true
 
-.PHONY: install run test services chromium bench check clean
+.PHONY: install run test services chromium slurm bench check clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -35,10 +35,13 @@ run: install
 services:
 	scripts/services.sh
 
+slurm:
+	scripts/slurm.sh
+
 chromium:
 	@command -v chromium >/dev/null || (apt-get install -y chromium chromium-driver || (apt-get update && apt-get install -y chromium chromium-driver))
 
-test: install services chromium
+test: install services chromium slurm
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install services

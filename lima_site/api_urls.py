@@ -3,10 +3,12 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
 from generation.api import GenerationRunViewSet, ModelSpecViewSet
+from training.api import TrainingRunViewSet
 
 router = DefaultRouter()
 router.register("models", ModelSpecViewSet, basename="model")
 router.register("generation-runs", GenerationRunViewSet, basename="generation-run")
+router.register("training-runs", TrainingRunViewSet, basename="training-run")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -28,6 +28,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Importing community dumps and accepting or rejecting the mined candidates.
     "curate_candidates": frozenset({RESEARCHER}),
     "generate": frozenset({RESEARCHER}),
+    # Launching, watching and cancelling fine-tuning jobs (Slurm or local), picking checkpoints.
+    "train": frozenset({RESEARCHER}),
     # Blind judging: annotators judge; researchers set studies up (and never judge blind themselves).
     "judge": frozenset({ANNOTATOR}),
     "manage_studies": frozenset({RESEARCHER}),
@@ -89,6 +91,7 @@ NAVIGATION = (
     NavEntry("Models", "generation:model_list", "generate"),
     NavEntry("Generation", "generation:run_list", "generate"),
     NavEntry("Curation", "annotation:candidate_review", "curate_candidates"),
+    NavEntry("Training", "training:run_list", "train"),
     NavEntry("Judging", "annotation:judge_home", "judge"),
     NavEntry("Studies", "annotation:study_list", "manage_studies"),
 )

@@ -171,6 +171,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 )
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-generation-runs": {"task": "generation.tasks.resume_stalled_runs", "schedule": 60.0},
+    "poll-training-runs": {"task": "training.tasks.poll_active_runs", "schedule": env.float("LIMA_TRAINING_POLL_SECONDS", default=15.0)},
 }
 
 # LIMA-specific configuration.
@@ -182,6 +183,15 @@ LIMA_MODEL_DIR = Path(env.str("LIMA_MODEL_DIR", default=str(VAR_DIR / "models" /
 LIMA_DUMPS_DIR = Path(env.str("LIMA_DUMPS_DIR", default=str(VAR_DIR / "dumps")))
 # vLLM workers shard a model across this many GPUs of their host.
 LIMA_VLLM_TENSOR_PARALLEL_SIZE = env.int("LIMA_VLLM_TENSOR_PARALLEL_SIZE", default=1)
+
+# Fine-tuning: run directories (on a filesystem the Slurm nodes share), the Slurm client
+# commands and configuration, and the interpreter and checkout the batch script runs.
+LIMA_TRAINING_DIR = Path(env.str("LIMA_TRAINING_DIR", default=str(VAR_DIR / "training")))
+LIMA_SLURM_BIN_DIR = env.str("LIMA_SLURM_BIN_DIR", default="")
+LIMA_SLURM_CONF = env.str("LIMA_SLURM_CONF", default="")
+LIMA_SLURM_TIMEOUT = env.float("LIMA_SLURM_TIMEOUT", default=30.0)
+LIMA_SLURM_PYTHON = env.str("LIMA_SLURM_PYTHON", default="")
+LIMA_SLURM_WORKDIR = env.str("LIMA_SLURM_WORKDIR", default=str(BASE_DIR))
 
 LOGGING = {
     "version": 1,

@@ -12,4 +12,5 @@ urlpatterns = [
     path("api/", include(("lima_site.api_urls", "api"))),
     path("", include("annotation.urls")),
     path("", include("generation.urls")),
+    path("", include("training.urls")),
 ]

@@ -12,7 +12,7 @@ def test_navigation_shows_each_role_only_what_it_may_use(client, author, annotat
     expectations = {
         author: {"My examples", "Review", "Quotas"},
         annotator: set(),
-        researcher: {"Review", "Quotas", "Datasets", "Models", "Generation", "Curation"},
+        researcher: {"Review", "Quotas", "Datasets", "Models", "Generation", "Curation", "Training"},
     }
     for user, labels in expectations.items():
         client.force_login(user)
