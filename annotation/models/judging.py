@@ -72,7 +72,11 @@ class ComparisonItem(models.Model):
             # The database itself refuses to over-fill an item, whatever the application does.
             models.CheckConstraint(condition=Q(assigned_count__lte=F("capacity")), name="item_not_over_filled"),
         ]
-        indexes = [models.Index(fields=["study", "is_shared", "assigned_count", "order_key"], name="item_assignment_idx")]
+        indexes = [
+            # The claim query walks this in order and stops at the first free, unlocked item.
+            models.Index(fields=["study", "-is_shared", "assigned_count", "order_key"], name="item_claim_idx",
+                         condition=Q(assigned_count__lt=F("capacity"))),
+        ]
 
 
 class Assignment(models.Model):
