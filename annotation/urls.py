@@ -39,4 +39,6 @@ urlpatterns = [
     re_path(r"^studies/(?P<pk>[0-9]+)/(?P<action>open|close)/$", studies.study_state, name="study_state"),
     path("studies/<int:pk>/llm-judge/", studies.study_llm_judge, name="study_llm_judge"),
     path("studies/<int:pk>/scrubbed/", studies.study_scrubbed, name="study_scrubbed"),
+    path("studies/<int:pk>/results/", studies.study_results, name="study_results"),
+    re_path(r"^studies/(?P<pk>[0-9]+)/charts/(?P<name>outcomes|agreement|ratings)\.(?P<fmt>svg|png)$", studies.study_chart, name="study_chart"),
 ]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from annotation.forms import LLMJudgeForm, StudyForm
 from annotation.models import Study
+from annotation import selectors_results
 from annotation.selectors_judging import annotator_summaries, study_overview
 from annotation.services import judging, llm_judge
 from lima_site.roles import role_required
@@ -83,3 +86,24 @@ def study_scrubbed(request, pk: int):
     return render(request, "annotation/study_scrubbed.html", {"study": study, "items": items})
 
 
+
+
+@role_required("manage_studies")
+def study_results(request, pk: int):
+    """Figure 1 for this study (humans and the LLM judge), agreement between groups, ratings, annotators."""
+    study = get_object_or_404(Study.objects.select_related("target_run__model"), pk=pk)
+    report = selectors_results.study_report(study)
+    return render(request, "annotation/study_results.html", {
+        "study": study, "report": report,
+        "outcomes_svg": selectors_results.study_chart(study, "outcomes", "svg").decode(),
+        "agreement_svg": selectors_results.study_chart(study, "agreement", "svg").decode(),
+    })
+
+
+@role_required("manage_studies")
+def study_chart(request, pk: int, name: str, fmt: str):
+    study = get_object_or_404(Study.objects.select_related("target_run__model"), pk=pk)
+    content = selectors_results.study_chart(study, name, fmt)
+    response = HttpResponse(content, content_type="image/svg+xml" if fmt == "svg" else "image/png")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(study.name)}-{name}.{fmt}"'
+    return response

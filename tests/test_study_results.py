@@ -1,0 +1,41 @@
+"""A study's results page: Figure 1 from the stored judgments, agreement, annotators, chart downloads."""
+
+import pytest
+from django.urls import reverse
+
+from annotation.selectors_results import study_report
+from annotation.services import judging
+from tests.builders import pairwise_study
+
+pytestmark = pytest.mark.django_db
+
+
+def judge_everything(study, annotators, side_for):
+    for annotator in annotators:
+        while (assignment := judging.current_assignment(study=study, annotator=annotator)) is not None:
+            judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotator,
+                                    side=side_for(annotator, assignment.item))
+
+
+def test_results_count_verdicts_in_model_terms_and_measure_agreement(client, researcher, make_user):
+    crowd = [make_user("annotator", username=f"crowd{i}") for i in range(3)]
+    study = pairwise_study(researcher=researcher, annotators=crowd, prompts=10, baselines=("davinci-003",), agreement_subset=4)
+    # Everyone prefers the target (whatever side it is on), except crowd2 who says tie on shared items.
+    judge_everything(study, crowd, lambda a, item: "tie" if (a.username == "crowd2" and item.is_shared) else ("a" if item.target_is_a else "b"))
+    report = study_report(study, resamples=200)
+    outcome = next(row for row in report.human if row.baseline == "davinci-003")
+    assert outcome.n_judgments == 4 * 3 + 6 and outcome.counts["tie"] == 4
+    by_name = {a.annotator: a for a in report.annotators}
+    assert by_name["crowd0"].tie_discounted_with_others == pytest.approx((1 * 4 + 0.5 * 4) / 8)
+    client.force_login(researcher)
+    page = client.get(reverse("annotation:study_results", args=[study.pk])).content.decode()
+    assert "<svg" in page and "davinci-003" in page
+    png = client.get(reverse("annotation:study_chart", args=[study.pk, "outcomes", "png"]))
+    assert png["Content-Type"] == "image/png" and png.content.startswith(b"\x89PNG")
+
+
+def test_a_study_without_judgments_says_so(client, researcher, make_user):
+    study = pairwise_study(researcher=researcher, annotators=[make_user("annotator")], prompts=2)
+    client.force_login(researcher)
+    page = client.get(reverse("annotation:study_results", args=[study.pk])).content.decode()
+    assert "nan" not in page.lower().replace("nanum", "") and "No human judgments" in page
