@@ -98,7 +98,7 @@ class StudyForm(forms.ModelForm):
         from annotation.models import Study
 
         model = Study
-        fields = ["name", "kind", "dataset", "target_run", "baseline_runs", "annotators", "overlap", "agreement_subset",
+        fields = ["name", "public_title", "kind", "dataset", "target_run", "baseline_runs", "annotators", "overlap", "agreement_subset",
                   "absolute_sample", "guidelines", "seed"]
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 4}), "baseline_runs": forms.SelectMultiple(attrs={"size": 5}),
                    "annotators": forms.SelectMultiple(attrs={"size": 6})}

@@ -165,9 +165,11 @@ MODEL_WORDS = re.compile(r"lima-65b|alpaca|davinci|(?<![-\w])target\b|baseline|r
 
 @pytest.mark.django_db
 def test_the_judging_page_and_its_urls_name_no_model_or_run(client, researcher, annotators):
-    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=3)
+    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=3, name="lima-65b vs alpaca")
     client.force_login(annotators[0])
     page = client.get(reverse("annotation:judge", args=[study.public_id])).content.decode()
+    home = client.get(reverse("annotation:judge_home")).content.decode()
+    assert not MODEL_WORDS.search(home), MODEL_WORDS.search(home)
     assert "Response A" in page and "Response B" in page
     assert not MODEL_WORDS.search(page), MODEL_WORDS.search(page)
     item = study.items.get(assignments__annotator=annotators[0])

@@ -25,7 +25,8 @@ class Study(models.Model):
         CLOSED = "closed", "Closed"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    name = models.CharField(max_length=200)
+    name = models.CharField(max_length=200, help_text="For researchers; annotators never see it (it often names the models).")
+    public_title = models.CharField(max_length=200, blank=True, help_text="What annotators see as the study's title. Never name a model.")
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PAIRWISE)
     dataset = models.ForeignKey("annotation.Dataset", on_delete=models.PROTECT, related_name="studies")
     target_run = models.ForeignKey("generation.GenerationRun", on_delete=models.PROTECT, related_name="target_of_studies")
@@ -46,6 +47,10 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def annotator_title(self) -> str:
+        return self.public_title or f"Study {str(self.public_id)[:8]}"
 
 
 class ComparisonItem(models.Model):
