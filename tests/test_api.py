@@ -52,3 +52,45 @@ def test_starting_a_run_through_the_api_applies_lima_decoding(api, researcher):
     assert GenerationRun.objects.get().decoding == {"top_p": 0.9, "temperature": 0.7, "repetition_penalty": 1.2, "max_new_tokens": 64}
     bad = api.post("/api/generation-runs/", {"model": model.pk, "dataset": dataset.pk, "decoding": {"temperature": -1}}, format="json")
     assert bad.status_code == 400 and "decoding" in bad.json()
+
+
+def test_annotators_judge_through_the_api_blind_and_idempotently(researcher, make_user):
+    import re
+
+    from annotation.models import Judgment
+    from tests.builders import pairwise_study
+
+    annotator = make_user("annotator", username="api_crowd")
+    study = pairwise_study(researcher=researcher, annotators=[annotator], prompts=2, baselines=("davinci-003",),
+                           name="lima-65b vs davinci", agreement_subset=0)
+    client = APIClient()
+    client.force_authenticate(annotator)
+    url = f"/api/judging/{study.public_id}/"
+    current = client.get(url)
+    body = current.content.decode()
+    assert current.status_code == 200 and not re.search(r"lima|davinci|target|baseline|run", body, re.IGNORECASE)
+    item = current.json()["item"]
+    first = client.post(url, {"item": item, "choice": "b"}, format="json")
+    again = client.post(url, {"item": item, "choice": "a"}, format="json")
+    assert first.status_code == 201 and again.status_code == 200 and again.json()["stored"] is False
+    assert Judgment.objects.get().side == "b"
+    assert client.post(url, {"item": item, "choice": "maybe"}, format="json").status_code == 400
+    client.force_authenticate(researcher)
+    assert client.get(url).status_code == 403  # researchers set studies up; they do not judge blind
+
+
+def test_researchers_manage_studies_through_the_api(api, researcher, make_user):
+    from tests.builders import completed_run, prompt_snapshot
+
+    dataset = prompt_snapshot(user=researcher, n=2, name="api-prompts")
+    target, baseline = completed_run(dataset=dataset, model_name="lima"), completed_run(dataset=dataset, model_name="gpt-4")
+    annotator = make_user("annotator")
+    response = api.post("/api/studies/", {"name": "LIMA vs GPT-4", "kind": "pairwise", "dataset": dataset.pk, "target_run": target.pk,
+                                          "baseline_runs": [baseline.pk], "annotators": [annotator.pk], "overlap": 1,
+                                          "agreement_subset": 1, "absolute_sample": 50, "seed": 0}, format="json")
+    assert response.status_code == 201, response.content
+    opened = api.post(f"/api/studies/{response.json()['id']}/open/")
+    assert opened.json()["state"] == "open" and opened.json()["overview"]["items"]["total"] == 2
+    bad = api.post("/api/studies/", {"name": "x", "kind": "pairwise", "dataset": dataset.pk, "target_run": target.pk, "overlap": 1,
+                                     "agreement_subset": 1, "absolute_sample": 1, "seed": 0}, format="json")
+    assert bad.status_code == 400 and "baseline_runs" in bad.json()
