@@ -189,3 +189,13 @@ def test_the_api_creates_submits_and_reports_a_run(client, researcher, tiny_mode
     refused = client.post("/api/training-runs/", {"dataset": dataset.pk, "base_model": model.pk,
                                                   "hyperparameters": {"epochs": 0}}, content_type="application/json")
     assert refused.status_code == 400 and "epochs" in refused.json()["hyperparameters"][0]
+
+
+def test_the_run_list_costs_a_fixed_number_of_queries(client, researcher, tiny_model, django_assert_max_num_queries):
+    dataset, model = train_snapshot(user=researcher), tiny_model_spec()
+    for index in range(5):
+        runs.create_run(dataset=dataset, base_model=model, user=researcher, name=f"listed-{index}")
+    client.force_login(researcher)
+    with django_assert_max_num_queries(8):
+        page = client.get(reverse("training:run_list")).content.decode()
+    assert page.count("listed-") == 5
