@@ -106,3 +106,13 @@ def test_blind_test_authors_never_see_training_responses(author, test_author, re
 def test_annotators_see_no_examples(annotator, author):
     example(user=author)
     assert not selectors.visible_examples(annotator).exists()
+
+
+def test_one_tab_overtaking_itself_is_not_a_conflict_but_another_tab_is(author):
+    item = example(user=author)
+    save_example(example_id=item.pk, user=author, expected_version=1, draft=draft("Q1?", "A1."), edit_session="tab1")
+    # The same tab's next request still carries version 1 (sent before the first answer came back).
+    saved = save_example(example_id=item.pk, user=author, expected_version=1, draft=draft("Q2?", "A2."), edit_session="tab1")
+    assert saved.version == 3 and [t.text for t in saved.turns.all()] == ["Q2?", "A2."]
+    with pytest.raises(EditConflict):
+        save_example(example_id=item.pk, user=author, expected_version=1, draft=draft("Q3?", "A3."), edit_session="tab2")

@@ -58,6 +58,9 @@ class Example(models.Model):
     reviewed_at = models.DateTimeField(null=True, blank=True)
     # Optimistic locking: every save states the version it edited; a stale version is a conflict.
     version = models.PositiveIntegerField(default=1)
+    # The editor tab (a random token per page load) that saved last: requests from one tab may
+    # overtake each other, which is not a conflict between two people.
+    edit_session = models.CharField(max_length=40, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

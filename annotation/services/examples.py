@@ -116,13 +116,18 @@ def _is_multi_turn(turns) -> bool:
 
 
 def save_example(*, example_id: int, user, expected_version: int, draft: ExampleDraft,
-                 action: str = ExampleRevision.Action.EDITED) -> Example:
-    """Save an edit made on `expected_version`; raises EditConflict if the example moved on meanwhile."""
+                 action: str = ExampleRevision.Action.EDITED, edit_session: str = "") -> Example:
+    """Save an edit made on `expected_version`; raises EditConflict if someone else saved meanwhile.
+
+    A newer version saved by the same editor tab (`edit_session`) is not a conflict: that tab's own
+    autosave and button requests can arrive out of order.
+    """
     with transaction.atomic():
         example = Example.objects.select_for_update().get(pk=example_id)
         if not can_edit_example(user, example):
             raise PermissionDenied("this example cannot be edited by you in its current state")
-        if example.version != expected_version:
+        same_tab = bool(edit_session) and example.edit_session == edit_session and example.version > expected_version
+        if example.version != expected_version and not same_tab:
             raise EditConflict(
                 current=example, current_snapshot=snapshot(example), submitted=draft, expected_version=expected_version
             )
@@ -130,6 +135,7 @@ def save_example(*, example_id: int, user, expected_version: int, draft: Example
         Example.objects.filter(pk=example.pk).update(
             split=draft.split, source=draft.source, is_refusal=draft.is_refusal, title=draft.title[:200],
             is_multi_turn=_is_multi_turn(draft.turns), status=status, version=F("version") + 1, updated_at=timezone.now(),
+            edit_session=edit_session,
         )
         example.refresh_from_db()
         written = _write_turns(example, draft.turns)
@@ -157,12 +163,13 @@ def structural_errors(draft: ExampleDraft) -> dict[str, str]:
     return errors
 
 
-def submit_example(*, example_id: int, user, expected_version: int, draft: ExampleDraft) -> Example:
+def submit_example(*, example_id: int, user, expected_version: int, draft: ExampleDraft, edit_session: str = "") -> Example:
     errors = structural_errors(draft)
     if errors:
         raise ValidationError(errors)
     with transaction.atomic():
-        example = save_example(example_id=example_id, user=user, expected_version=expected_version, draft=draft)
+        example = save_example(example_id=example_id, user=user, expected_version=expected_version, draft=draft,
+                               edit_session=edit_session)
         if example.status not in (Status.DRAFT, Status.REJECTED, Status.CANDIDATE):
             return example
         Example.objects.filter(pk=example.pk).update(status=Status.SUBMITTED, version=F("version") + 1, updated_at=timezone.now())

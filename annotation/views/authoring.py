@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import uuid
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -58,6 +59,12 @@ def _draft_of(example: Example) -> ExampleDraft:
     )
 
 
+def _edit_session(request) -> str:
+    """A token per editor page load, carried by every request of that tab."""
+    token = request.POST.get("edit_session", "")
+    return token if token.isalnum() and len(token) <= 40 else uuid.uuid4().hex
+
+
 def _render_editor(request, example: Example, draft: ExampleDraft, *, errors=None, conflict=None, status=200,
                    full_page=False):
     context = {
@@ -70,6 +77,7 @@ def _render_editor(request, example: Example, draft: ExampleDraft, *, errors=Non
         "feedback": editor_feedback(turns=draft.turns, source=draft.source, is_refusal=draft.is_refusal),
         "errors": errors or {},
         "conflict": conflict,
+        "edit_session": _edit_session(request),
     }
     template = "annotation/example_edit.html" if full_page else "annotation/partials/editor.html"
     return render(request, template, context, status=status)
@@ -104,7 +112,8 @@ def example_autosave(request, pk: int):
     context = {"draft": draft, "feedback": editor_feedback(turns=draft.turns, source=draft.source, is_refusal=draft.is_refusal)}
     try:
         example = services.save_example(
-            example_id=example.pk, user=request.user, expected_version=form.cleaned_data["version"], draft=draft
+            example_id=example.pk, user=request.user, expected_version=form.cleaned_data["version"], draft=draft,
+            edit_session=_edit_session(request),
         )
     except EditConflict as conflict:
         return render(request, "annotation/partials/save_status.html", {**context, "conflict": conflict, "example": example}, status=409)
@@ -143,7 +152,8 @@ def example_turns(request, pk: int, operation: str):
         return _render_editor(request, example, draft, errors={"turns": str(exc)}, status=422)
     try:
         example = services.save_example(
-            example_id=example.pk, user=request.user, expected_version=form.cleaned_data["version"], draft=draft
+            example_id=example.pk, user=request.user, expected_version=form.cleaned_data["version"], draft=draft,
+            edit_session=_edit_session(request),
         )
     except EditConflict as conflict:
         return _render_editor(request, example, draft, conflict=conflict, status=409)
@@ -160,7 +170,8 @@ def example_submit(request, pk: int):
     draft = form.draft()
     try:
         example = services.submit_example(
-            example_id=example.pk, user=request.user, expected_version=form.cleaned_data["version"], draft=draft
+            example_id=example.pk, user=request.user, expected_version=form.cleaned_data["version"], draft=draft,
+            edit_session=_edit_session(request),
         )
     except ValidationError as exc:
         return _render_editor(request, example, draft, errors=exc.message_dict, status=422)

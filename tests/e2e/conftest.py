@@ -64,3 +64,13 @@ def login(live_server):
         page.wait_for_url(f"{live_server.url}/")
 
     return do
+
+
+def wait_for_htmx(page, selector: str = "body") -> None:
+    """Wait until htmx has processed the element (listeners attached): after a swap, input typed
+    before that moment would not trigger its requests. A user cannot type that fast; a test can."""
+    page.wait_for_function(
+        "(sel) => { const el = document.querySelector(sel); const data = el && el['htmx-internal-data'];"
+        " return !!data && !!data.initHash && !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping'); }",
+        arg=selector,
+    )

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from annotation.models import Example, Status
+from tests.e2e.conftest import wait_for_htmx
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -24,15 +25,18 @@ def test_author_writes_and_reviewer_approves(page, live_server, login, author, r
     page.select_option("select[name=split]", "dev")
     page.click("#new-example")
     page.wait_for_selector("#example-form")
+    wait_for_htmx(page, "#example-form")
 
     page.fill("#turn-0-text", "What should I pack for a week of hiking in Iceland in June?")
     page.click("#add-turn")
     page.wait_for_selector("#turn-1-text")
+    wait_for_htmx(page, "#example-form")
     page.fill("#turn-1-text", "I would pack layers. See https://example.com/iceland for my list.")
     page.wait_for_selector('#feedback-1 .warning[data-code="first_person"]')
     page.wait_for_selector('#feedback-1 .warning[data-code="link"]')
     page.click("#add-turn")
     page.wait_for_selector("#turn-2-text")
+    wait_for_htmx(page, "#example-form")
     assert page.locator('select[name="turn-2-role"]').input_value() == "user"
     page.fill("#turn-2-text", "And for rain?")
     page.wait_for_selector("#save-status .saved")
