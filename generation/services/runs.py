@@ -120,7 +120,8 @@ def generate_missing(*, run_id: int, row_ids: list[int]) -> int:
     decoding = Decoding.from_dict(run.decoding)
     try:
         backend = get_backend(backend_config(run.model))
-        _record_environment(run, backend.environment())
+        if not run.environment:  # the first chunk records it; later chunks skip the hashing and the write
+            _record_environment(run, backend.environment())
         results = backend.generate([row.conversations for row in rows], decoding, seed=run.seed + rows[0].position)
     except BackendError as exc:
         results = [GenerationResult(error=str(exc)) for _ in rows]
