@@ -15,5 +15,6 @@ def capability_permission(capability: str) -> type[BasePermission]:
         def has_permission(self, request, view):
             return can(request.user, capability)
 
+    HasCapability.capability = capability  # read by the access-matrix test
     HasCapability.__name__ = f"Has_{capability}"
     return HasCapability
