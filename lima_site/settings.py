@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "annotation",
     "generation",
     "training",
+    "lima_site",
 ]
 
 MIDDLEWARE = [
