@@ -47,6 +47,10 @@ test: install services chromium slurm
 bench: install services
 	$(TEST_ENV) $(PY) -m bench
 
+# 100 concurrent annotators for 10 minutes against gunicorn + PostgreSQL (bench/bench_loadtest.py).
+loadtest: install services
+	$(TEST_ENV) LIMA_LOADTEST_SECONDS=$${LIMA_LOADTEST_SECONDS:-600} $(PY) -m bench loadtest
+
 check: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run

@@ -47,23 +47,24 @@ def _wait_up(port: int, process: subprocess.Popen) -> None:
     raise RuntimeError("the server did not come up")
 
 
-def _setup(env: dict) -> dict:
-    output = subprocess.run([sys.executable, "-m", "bench.judging_setup", str(max(LEVELS)), str(PROMPTS)], cwd=ROOT, env=env,
+def _setup(env: dict, *, annotators: int, prompts: int) -> dict:
+    output = subprocess.run([sys.executable, "-m", "bench.judging_setup", str(annotators), str(prompts)], cwd=ROOT, env=env,
                             capture_output=True, text=True, check=True)
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
-def _measure(name: str, env: dict, command: list[str], port: int, fetch) -> list[dict]:
-    details = _setup(env)
+def _measure(name: str, env: dict, command: list[str], port: int, fetch, *, levels=LEVELS, seconds=SECONDS,
+             prompts=PROMPTS) -> list[dict]:
+    details = _setup(env, annotators=max(levels), prompts=prompts)
     server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     results = []
     try:
         _wait_up(port, server)
         acknowledged_so_far: list[str] = []  # levels reuse annotators, so the database holds all earlier levels' verdicts
-        for level in LEVELS:
+        for level in levels:
             users = details["annotators"][:level]  # the same sessions continue; the study has items to spare
             figures = run_load(host="127.0.0.1", port=port, annotators=users, password=details["password"], study=details["study"],
-                               seconds=SECONDS)
+                               seconds=seconds)
             acknowledged = [item.replace("-", "") for item in figures.pop("acknowledged_items")]
             stored = [item.replace("-", "") for item in fetch(users)]
             acknowledged_so_far.extend(acknowledged)
@@ -90,47 +91,51 @@ def _judged_items_sql(placeholder: str, count: int) -> str:
             f"JOIN auth_user u ON u.id = j.annotator_id WHERE u.username IN ({marks})")
 
 
-def run() -> dict:
-    figures = {"seconds_per_level": SECONDS, "levels": LEVELS, "runs": []}
+def run_servers(*, servers=("embedded", "production"), levels=LEVELS, seconds=SECONDS, prompts=PROMPTS) -> dict:
+    figures = {"seconds_per_level": seconds, "levels": list(levels), "runs": []}
     base_env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_ALLOW_ASYNC_UNSAFE",)}
-
-    # Embedded default: runserver (threaded) on a SQLite file, as `make run` serves it.
     tmp = Path(tempfile.mkdtemp(prefix="lima-load-"))
-    sqlite_path = tmp / "load.sqlite3"
-    port = _free_port()
-    env = {**base_env, "DATABASE_URL": f"sqlite:///{sqlite_path}", "LIMA_VAR_DIR": str(tmp), "DJANGO_DEBUG": "true"}
+    options = {"levels": levels, "seconds": seconds, "prompts": prompts}
 
-    def fetch_sqlite(users):
-        with sqlite3.connect(sqlite_path) as db:
-            return [str(row[0]).replace("-", "") for row in db.execute(_judged_items_sql("?", len(users)), users)]
+    if "embedded" in servers:
+        # Embedded default: runserver (threaded) on a SQLite file, as `make run` serves it.
+        sqlite_path = tmp / "load.sqlite3"
+        port = _free_port()
+        env = {**base_env, "DATABASE_URL": f"sqlite:///{sqlite_path}", "LIMA_VAR_DIR": str(tmp), "DJANGO_DEBUG": "true"}
 
-    embedded = _measure("runserver+sqlite", env, [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], port,
-                        fetch_sqlite)
-    figures["runs"].extend(embedded)
+        def fetch_sqlite(users):
+            with sqlite3.connect(sqlite_path) as db:
+                return [str(row[0]) for row in db.execute(_judged_items_sql("?", len(users)), users)]
 
-    # Production shape: gunicorn (4 workers × 8 threads) on PostgreSQL.
-    admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
-        cursor.execute(f"CREATE DATABASE {PG_DB}")
-    port = _free_port()
-    static_root = tmp / "static"
-    env = {**base_env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{PG_DB}", "LIMA_VAR_DIR": str(tmp),
-           "DJANGO_DEBUG": "false", "SECRET_KEY": "load-test-secret-key-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1,localhost",
-           "LIMA_SECURE_SSL_REDIRECT": "false", "STATIC_ROOT": str(static_root)}
-    subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+        figures["runs"].extend(_measure("runserver+sqlite", env, command, port, fetch_sqlite, **options))
 
-    def fetch_pg(users):
-        with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=PG_DB) as db, db.cursor() as cursor:
-            cursor.execute(_judged_items_sql("%s", len(users)), users)
-            return [str(row[0]) for row in cursor.fetchall()]
+    if "production" in servers:
+        # Production shape: gunicorn (4 workers × 8 threads) on PostgreSQL.
+        admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+        admin.autocommit = True
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
+            cursor.execute(f"CREATE DATABASE {PG_DB}")
+        port = _free_port()
+        env = {**base_env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{PG_DB}", "LIMA_VAR_DIR": str(tmp),
+               "DJANGO_DEBUG": "false", "SECRET_KEY": "load-test-secret-key-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1,localhost",
+               "LIMA_SECURE_SSL_REDIRECT": "false", "STATIC_ROOT": str(tmp / "static")}
+        subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
 
-    gunicorn = [sys.executable, "-m", "gunicorn", "lima_site.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "4",
-                "-k", "gthread", "--threads", "8", "--timeout", "120"]
-    production = _measure("gunicorn+postgresql", env, gunicorn, port, fetch_pg)
-    figures["runs"].extend(production)
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
-    admin.close()
+        def fetch_pg(users):
+            with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=PG_DB) as db, db.cursor() as cursor:
+                cursor.execute(_judged_items_sql("%s", len(users)), users)
+                return [str(row[0]) for row in cursor.fetchall()]
+
+        gunicorn = [sys.executable, "-m", "gunicorn", "lima_site.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "4",
+                    "-k", "gthread", "--threads", "8", "--timeout", "120"]
+        figures["runs"].extend(_measure("gunicorn+postgresql", env, gunicorn, port, fetch_pg, **options))
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
+        admin.close()
     return figures
+
+
+def run() -> dict:
+    return run_servers()
