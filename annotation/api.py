@@ -127,3 +127,114 @@ class JudgingView(APIView):
                                status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK)
 
         return self._guarded(record)
+
+
+# --- statistics, exports and external judgment sets (researchers) ------------------------------------
+
+from drf_spectacular.types import OpenApiTypes  # noqa: E402
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse  # noqa: E402
+from rest_framework.parsers import FormParser, MultiPartParser  # noqa: E402
+
+from annotation import exports, selectors_external, selectors_results, statistics  # noqa: E402
+from annotation.lima_format import FormatError  # noqa: E402
+from annotation.models import ExternalJudgmentSet  # noqa: E402
+from annotation.services.external_judgments import import_external_judgments  # noqa: E402
+from annotation.views.results import streamed_export  # noqa: E402
+
+_STUDY_PK = OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The study's id.")
+
+
+class StudyStatisticsView(APIView):
+    """The study's full statistics report (Figure 1 for humans and the LLM judge, agreement, biases, ratings)."""
+
+    permission_classes = [capability_permission("manage_studies")]
+
+    @extend_schema(parameters=[_STUDY_PK], responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, pk: int):
+        study = get_object_or_404(Study, pk=pk)
+        return ApiResponse(statistics.report_as_dict(selectors_results.study_report(study)))
+
+
+class StudyExportView(APIView):
+    """A streamed export of the study's judgments, items, responses or ratings (CSV or JSONL).
+
+    Annotators are a stable per-study pseudonym unless `identities=1`.
+    """
+
+    permission_classes = [capability_permission("manage_studies")]
+
+    def perform_content_negotiation(self, request, force=False):
+        # The file is streamed as CSV / JSONL whatever the Accept header says; errors stay JSON.
+        return super().perform_content_negotiation(request, force=True)
+
+    @extend_schema(
+        operation_id="studies_export",
+        parameters=[
+            _STUDY_PK,
+            OpenApiParameter("kind", str, OpenApiParameter.PATH, enum=list(exports.KINDS)),
+            OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(exports.FORMATS)),
+            OpenApiParameter("identities", bool, OpenApiParameter.QUERY, required=False,
+                             description="Real usernames instead of per-study pseudonyms."),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR},
+    )
+    def get(self, request, pk: int, kind: str, fmt: str):
+        study = get_object_or_404(Study, pk=pk)
+        return streamed_export(study, kind, fmt, identities=request.query_params.get("identities") in ("1", "true", "yes"))
+
+
+class ExternalJudgmentSetSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ExternalJudgmentSet
+        fields = ["id", "name", "target", "baselines", "filename", "file_format", "sha256", "judgment_count", "seed", "created_at"]
+        read_only_fields = fields
+
+
+class ExternalJudgmentUploadSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    file = serializers.FileField(help_text="CSV or JSONL in the documented external-judgment format (annotation/judgment_import.py).")
+    target = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    seed = serializers.IntegerField(required=False, default=0)
+
+
+class RowErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField()
+    field = serializers.CharField(allow_blank=True)
+    message = serializers.CharField()
+
+
+class ImportErrorsSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = RowErrorSerializer(many=True)
+    truncated = serializers.BooleanField()
+
+
+class ExternalJudgmentSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Judgment sets collected elsewhere: upload one (all or nothing), then read its statistics."""
+
+    queryset = ExternalJudgmentSet.objects.all()
+    serializer_class = ExternalJudgmentSetSerializer
+    permission_classes = [capability_permission("manage_studies")]
+    parser_classes = [MultiPartParser, FormParser]
+
+    @extend_schema(request={"multipart/form-data": ExternalJudgmentUploadSerializer},
+                   responses={201: ExternalJudgmentSetSerializer, 400: OpenApiResponse(ImportErrorsSerializer)})
+    def create(self, request):
+        upload = ExternalJudgmentUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        data = upload.validated_data
+        try:
+            judgment_set = import_external_judgments(name=data["name"], stream=data["file"], filename=data["file"].name,
+                                                     user=request.user, target=data.get("target") or None, seed=data["seed"])
+        except FormatError as error:
+            return ApiResponse({"detail": "nothing was imported: the file has errors",
+                                "errors": [{"line": e.line, "field": e.field, "message": e.message} for e in error.errors],
+                                "truncated": error.truncated}, status=status.HTTP_400_BAD_REQUEST)
+        except ValidationError as exc:
+            return ApiResponse(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        return ApiResponse(ExternalJudgmentSetSerializer(judgment_set).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def statistics(self, request, pk=None):
+        return ApiResponse(statistics.report_as_dict(selectors_external.external_report(self.get_object())))

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from annotation.views import authoring, curation, dashboard, datasets, judging, review, studies
+from annotation.views import authoring, curation, dashboard, datasets, judging, results, review, studies
 
 app_name = "annotation"
 
@@ -41,4 +41,13 @@ urlpatterns = [
     path("studies/<int:pk>/scrubbed/", studies.study_scrubbed, name="study_scrubbed"),
     path("studies/<int:pk>/results/", studies.study_results, name="study_results"),
     re_path(r"^studies/(?P<pk>[0-9]+)/charts/(?P<name>outcomes|agreement|ratings)\.(?P<fmt>svg|png)$", studies.study_chart, name="study_chart"),
+    # Exports, reports and external judgment sets (annotation/views/results.py).
+    re_path(r"^studies/(?P<pk>[0-9]+)/export/(?P<kind>judgments|items|responses|ratings)\.(?P<fmt>csv|jsonl)$", results.study_export,
+            name="study_export"),
+    re_path(r"^studies/(?P<pk>[0-9]+)/report\.(?P<fmt>json|md)$", results.study_report, name="study_report"),
+    path("external-judgments/", results.external_list, name="external_list"),
+    path("external-judgments/<int:pk>/", results.external_results, name="external_results"),
+    re_path(r"^external-judgments/(?P<pk>[0-9]+)/charts/(?P<name>outcomes|agreement)\.(?P<fmt>svg|png)$", results.external_chart,
+            name="external_chart"),
+    re_path(r"^external-judgments/(?P<pk>[0-9]+)/report\.(?P<fmt>json|md)$", results.external_report, name="external_report"),
 ]

@@ -24,3 +24,6 @@ __all__ = [
     "Status",
     "Turn",
 ]
+from .external import ExternalJudgment, ExternalJudgmentSet  # noqa: E402
+
+__all__ += ["ExternalJudgment", "ExternalJudgmentSet"]
