@@ -129,7 +129,7 @@ def run_servers(*, servers=("embedded", "production"), levels=LEVELS, seconds=SE
                 return [str(row[0]) for row in cursor.fetchall()]
 
         gunicorn = [sys.executable, "-m", "gunicorn", "lima_site.wsgi:application", "-b", f"127.0.0.1:{port}", "-w", "4",
-                    "-k", "gthread", "--threads", "8", "--timeout", "120"]
+                    "-k", "gthread", "--threads", "8", "--timeout", "120", "--keep-alive", "30"]
         figures["runs"].extend(_measure("gunicorn+postgresql", env, gunicorn, port, fetch_pg, **options))
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
