@@ -4,6 +4,7 @@ the statistics report as JSON and Markdown, and the round trip through the exter
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 import io
 import json
 import random
@@ -119,7 +120,7 @@ def test_a_judgment_row_carries_the_full_trail(client, researcher, make_user):
         assert record[target_side] == "lima-65b" == record["target_model"]
         assert record["baseline_model"] == item.baseline_run.model.name
         assert (record["verdict"], record["verdict_model_terms"]) == (stored.side, stored.verdict)
-        assert record["seconds"] == stored.seconds and record["created_at"] == stored.created_at.isoformat()
+        assert record["seconds"] == stored.seconds and datetime.fromisoformat(record["created_at"]) == stored.created_at
         assert record["annotator_group"] == ("author" if stored.annotator.username.endswith("author") else "crowd")
 
 
@@ -248,3 +249,18 @@ def test_exports_are_for_researchers_only(client, researcher, make_user):
     client.force_login(people[0])
     assert client.get(url).status_code == 403
     assert client.get(reverse("annotation:study_report", args=[study.pk, "json"])).status_code == 403
+
+
+def test_postgres_formatted_judgments_csv_matches_the_python_writer(researcher, make_user):
+    study, _ = judged_study(researcher, make_user, prompts=4)
+    Judgment.objects.filter(pk=Judgment.objects.filter(item__study=study).first().pk).update(
+        reason='Both fine, but "B" rambles;\nA is crisp\r\nreally')
+    from_python = list(csv.reader(io.StringIO("".join(exports.encoded(exports.judgment_export(study), "csv")))))
+    from_postgres = list(csv.reader(io.StringIO("".join(exports.postgres_judgment_csv(study)))))
+    seconds = JUDGMENT_COLUMN_INDEX["seconds"]
+    for row in from_python[1:] + from_postgres[1:]:
+        row[seconds] = float(row[seconds]) if row[seconds] else None  # 20.0 in Python is 20 in PostgreSQL
+    assert from_postgres == from_python and len(from_python) == Judgment.objects.filter(item__study=study).count() + 1
+
+
+JUDGMENT_COLUMN_INDEX = {name: index for index, name in enumerate(exports.JUDGMENT_COLUMNS)}

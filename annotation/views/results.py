@@ -39,8 +39,8 @@ def wants_identities(request) -> bool:
 
 def streamed_export(study: Study, kind: str, fmt: str, *, identities: bool) -> StreamingHttpResponse:
     """The export as a streamed download (shared by the page links and the API)."""
-    export = exports.study_export(study, kind, identities=identities)  # type: ignore[arg-type]
-    response = StreamingHttpResponse(exports.encoded(export, fmt), content_type=CONTENT_TYPES[fmt])
+    chunks = exports.study_export_chunks(study, kind, fmt, identities=identities)  # type: ignore[arg-type]
+    response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="{slugify(study.name) or "study"}-{study.pk}-{kind}.{fmt}"'
     return response
 
