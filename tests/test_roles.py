@@ -43,7 +43,7 @@ def test_every_app_view_declares_a_capability():
     assert not missing, f"views without a role rule: {missing}"
 
 
-SAMPLE_VALUES = ("1", "jsonl", "svg", "add", "open", "outcomes", "cancel", "00000000-0000-4000-8000-000000000000")
+SAMPLE_VALUES = ("1", "jsonl", "svg", "add", "open", "outcomes", "cancel", "00000000-0000-4000-8000-000000000000", "judgments", "md")
 
 
 def reverse_any(name: str, keys: list[str]) -> str:
