@@ -21,7 +21,8 @@ pytestmark = pytest.mark.django_db
 PUBLIC = {"login"}
 LOGIN_ONLY = {"home", "logout", "api:schema", "api:api-root"}
 STAFF_ONLY_PREFIX = "admin:"
-SAMPLES = ("1", "jsonl", "svg", "add", "open", "outcomes", "cancel", "retry", "00000000-0000-4000-8000-000000000000")
+SAMPLES = ("1", "jsonl", "svg", "add", "open", "outcomes", "cancel", "retry", "judgments", "csv", "md", "json",
+           "00000000-0000-4000-8000-000000000000")
 
 
 def _walk(patterns, namespace=""):
