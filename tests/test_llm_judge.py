@@ -80,3 +80,29 @@ def test_templates_must_carry_the_placeholders(researcher, make_user, openai_ser
     study = pairwise_study(researcher=researcher, annotators=[make_user("annotator")], prompts=1, baselines=("davinci-003",))
     with pytest.raises(ValidationError, match="response_b"):
         llm_judge.start_llm_judge(study=study, model=judge_model(openai_server), template="{prompt} {response_a}", user=researcher)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sigkilled_worker_mid_judging_resumes_with_exactly_one_verdict_per_item_and_order(start_worker, openai_server, researcher,
+                                                                                          make_user):
+    import time
+
+    def slow_consistent(body):
+        time.sleep(0.1)  # slow enough that the kill lands inside a chunk
+        return prefers_primary(body)
+
+    FakeOpenAI.reply = staticmethod(slow_consistent)
+    study = pairwise_study(researcher=researcher, annotators=[make_user("annotator")], prompts=30, baselines=("davinci-003",))
+    first = start_worker("first", visibility_timeout=2)
+    run = llm_judge.start_llm_judge(study=study, model=judge_model(openai_server), template=DEFAULT_TEMPLATE, user=researcher)
+    wait_for(lambda: OrderedVerdict.objects.filter(judge_run=run).exists(), what="the first answers")
+    first.kill()
+    assert LLMJudgeRun.objects.get(pk=run.pk).status == "running"
+    time.sleep(2.5)  # past the visibility timeout: the killed worker's chunk is handed out again
+    start_worker("second", visibility_timeout=2)
+    wait_for(lambda: LLMJudgeRun.objects.get(pk=run.pk).status == "completed", timeout=300, what="the judge after the restart")
+    pairs = list(OrderedVerdict.objects.filter(judge_run=run).values_list("item_id", "order"))
+    assert len(pairs) == len(set(pairs)) == 60
+    judged = list(Judgment.objects.filter(annotator=run.judge_user).values_list("item_id", flat=True))
+    assert len(judged) == len(set(judged)) == 30
+    assert set(Judgment.objects.filter(annotator=run.judge_user).values_list("verdict", flat=True)) == {Verdict.TARGET}
