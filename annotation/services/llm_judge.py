@@ -54,6 +54,12 @@ def _conversation(template: str, item: ComparisonItem, *, swapped: bool) -> list
     return [render_prompt(template, prompt=prompt, response_a=first, response_b=second)]
 
 
+def _ordered_verdict(judge_run: LLMJudgeRun, item: ComparisonItem, order: str, result: GenerationResult) -> OrderedVerdict:
+    side = None if result.error else parse_verdict(result.text)
+    error = result.error or ("" if side else "no verdict (A, B or Neither) found in the answer")
+    return OrderedVerdict(judge_run=judge_run, item=item, order=order, raw=result.text.replace("\x00", ""), side=side or "", error=error)
+
+
 def judge_items(*, judge_run_id: int, item_ids: list[int]) -> int:
     """Ask the judge about every (item, order) not answered yet, then store one judgment per item."""
     judge_run = LLMJudgeRun.objects.select_related("model", "judge_user").get(pk=judge_run_id)
@@ -70,15 +76,8 @@ def judge_items(*, judge_run_id: int, item_ids: list[int]) -> int:
             results = get_backend(backend_config(model)).generate(conversations, decoding, seed=judge_run.pk)
         except BackendError as exc:
             results = [GenerationResult(error=str(exc)) for _ in asks]
-        OrderedVerdict.objects.bulk_create(
-            [
-                OrderedVerdict(judge_run=judge_run, item=item, order=order, raw=result.text.replace("\x00", ""),
-                               side=(parse_verdict(result.text) or "") if not result.error else "",
-                               error=result.error or ("" if parse_verdict(result.text) else "no verdict (A, B or Neither) found in the answer"))
-                for (item, order), result in zip(asks, results)
-            ],
-            ignore_conflicts=True,
-        )
+        OrderedVerdict.objects.bulk_create([_ordered_verdict(judge_run, item, order, result) for (item, order), result in zip(asks, results)],
+                                           ignore_conflicts=True)
     sides = {}
     for item_id, order, side in OrderedVerdict.objects.filter(judge_run=judge_run, item_id__in=item_ids).values_list("item_id", "order", "side"):
         sides.setdefault(item_id, {})[order] = side or None
