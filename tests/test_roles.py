@@ -1,9 +1,10 @@
 """Roles: one permission mechanism; every URL answers each role as the capability table says."""
 
 import pytest
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import reverse
 
 from lima_site.roles import CAPABILITIES, NAVIGATION, can
+from tests.url_matrix import app_urls, sample_url, status_of
 
 pytestmark = pytest.mark.django_db
 
@@ -22,18 +23,8 @@ def test_navigation_shows_each_role_only_what_it_may_use(client, author, annotat
 
 
 def _app_views():
-    """Every view in our apps' URL conf with its required capability (a view without one fails the test)."""
-    found = []
-
-    def walk(patterns, namespace=""):
-        for pattern in patterns:
-            if isinstance(pattern, URLResolver):
-                walk(pattern.url_patterns, pattern.namespace or namespace)
-            elif isinstance(pattern, URLPattern) and namespace == "annotation":
-                found.append((f"{namespace}:{pattern.name}", pattern))
-
-    walk(get_resolver().url_patterns)
-    return found
+    """Every HTML view of the annotation app (the HTML views declare their capability with role_required)."""
+    return [(name, pattern) for name, pattern in app_urls() if name.startswith("annotation:")]
 
 
 def test_every_app_view_declares_a_capability():
@@ -43,41 +34,19 @@ def test_every_app_view_declares_a_capability():
     assert not missing, f"views without a role rule: {missing}"
 
 
-SAMPLE_VALUES = ("1", "jsonl", "svg", "add", "open", "outcomes", "cancel", "00000000-0000-4000-8000-000000000000", "judgments", "md")
-
-
-def reverse_any(name: str, keys: list[str]) -> str:
-    """A URL for the pattern, with a sample value for each argument that its converter accepts."""
-    from itertools import product
-
-    from django.urls import NoReverseMatch
-
-    for values in product(SAMPLE_VALUES, repeat=len(keys)):
-        try:
-            return reverse(name, kwargs=dict(zip(keys, values)))
-        except NoReverseMatch:
-            continue
-    raise AssertionError(f"no sample URL for {name}")
-
-
-def answer(client, url) -> int:
-    """GET, or POST where the view only takes POST."""
-    status = client.get(url).status_code
-    return client.post(url).status_code if status == 405 else status
-
-
 def test_each_role_gets_403_or_access_exactly_as_the_capability_table_says(client, author, annotator, researcher, make_user):
     staff = make_user(staff=True)
     users = {"author": author, "annotator": annotator, "researcher": researcher, "staff": staff}
     checked = 0
     for name, pattern in _app_views():
         capability = pattern.callback.lima_capability
-        url = reverse_any(name, list(pattern.pattern.regex.groupindex))
+        url = sample_url(name, pattern)
+        assert url, f"no sample URL for {name}"
         client.logout()
-        assert answer(client, url) == 302, f"anonymous reached {url}"
+        assert status_of(client, url) == 302, f"anonymous reached {url}"
         for role, user in users.items():
             client.force_login(user)
-            status = answer(client, url)
+            status = status_of(client, url)
             if can(user, capability):
                 assert status != 403, f"{role} refused {url}"
             else:
