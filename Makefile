@@ -13,7 +13,7 @@ TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/lima \
 	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 CELERY_RESULT_BACKEND=redis://127.0.0.1:6379/1 \
 	LIMA_VAR_DIR=$(CURDIR)/var/test DJANGO_ALLOW_ASYNC_UNSAFE=true
 
-.PHONY: install run test services chromium slurm bench check clean
+.PHONY: install run test services chromium slurm bench check clean fuzz loadtest
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,13 @@ check: install
 
 clean:
 	rm -rf var/test test-artifacts
+
+# Coverage-guided fuzzing of every importer (tests/fuzz_atheris.py); FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz: install
+	@mkdir -p var/fuzz && cd var/fuzz && set -o pipefail && \
+	for target in $$(PYTHONPATH=$(CURDIR) $(CURDIR)/$(PY) -m tests.fuzz_atheris --list 2>/dev/null); do \
+		echo "== $$target"; \
+		PYTHONPATH=$(CURDIR) $(CURDIR)/$(PY) -m tests.fuzz_atheris $$target -max_total_time=$(FUZZ_SECONDS) 2>&1 | tail -n 40 > $$target.log \
+			|| { cat $$target.log; exit 1; }; grep -E "^Done" $$target.log; \
+	done

@@ -9,17 +9,11 @@ from __future__ import annotations
 
 import io
 import json
-import tempfile
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from annotation import lima_format
-from annotation.importers import natural_instructions, reddit, stackexchange, wikihow
-from annotation.importers.batch import InputError
-from annotation.judgment_import import parse_judgments
-from annotation.lima_format import FormatError
+from tests.fuzz_targets import TARGETS
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -41,20 +35,10 @@ def damaged(text: str, cut: int, noise: bytes) -> bytes:
     return data[: cut % (len(data) + 1)] + noise
 
 
-def _location_ok(error: FormatError) -> bool:
-    return all(e.line >= 0 and str(e).startswith(("line ", "line 0")) for e in error.errors)
-
-
 @FUZZ
 @given(lines=lines, cut=st.integers(0, 10_000), noise=st.binary(max_size=8))
 def test_gair_jsonl_upload_parses_or_names_the_line(lines, cut, noise):
-    data = damaged("\n".join(lines), cut, noise)
-    try:
-        rows = lima_format.parse_jsonl(io.BytesIO(data))
-    except FormatError as error:
-        assert error.errors and _location_ok(error)
-    else:
-        assert rows and all(row.conversations and row.source for row in rows)
+    TARGETS["gair_jsonl"](damaged("\n".join(lines), cut, noise))
 
 
 @FUZZ
@@ -64,13 +48,7 @@ def test_csv_upload_parses_or_names_the_line(cells, noise):
 
     buffer = io.StringIO()
     csv.writer(buffer).writerows([["source", "split", "turn_1", "turn_2"], *cells])
-    data = buffer.getvalue().encode("utf-8", "surrogatepass") + noise
-    try:
-        rows = lima_format.parse_csv(io.BytesIO(data))
-    except FormatError as error:
-        assert error.errors and _location_ok(error)
-    else:
-        assert rows
+    TARGETS["gair_csv"](buffer.getvalue().encode("utf-8", "surrogatepass") + noise)
 
 
 @FUZZ
@@ -80,21 +58,7 @@ def test_csv_upload_parses_or_names_the_line(cells, noise):
     "annotator_group": st.sampled_from(["crowd", "author", ""])}), max_size=10), cut=st.integers(0, 5000))
 def test_external_judgment_import_parses_or_names_the_line(rows, cut):
     text = "\n".join(json.dumps(row) for row in rows)
-    data = text[: cut % (len(text) + 1)].encode()
-    try:
-        imported = parse_judgments(io.BytesIO(data), fmt="jsonl", target="lima")
-    except FormatError as error:
-        assert error.errors
-    else:
-        assert imported.judgments
-
-
-def _run_importer(function, path: Path):
-    try:
-        return function(path)
-    except InputError as error:
-        assert error.file and error.message
-        return None
+    TARGETS["judgments_jsonl"](text[: cut % (len(text) + 1)].encode())
 
 
 @FUZZ
@@ -109,14 +73,7 @@ def test_stackexchange_posts_xml_imports_or_names_the_file_and_line(posts, cut, 
         return quoteattr("".join(c for c in value if c == "\n" or c == "\t" or ord(c) >= 0x20 and c not in "\ufffe\uffff"))
 
     rows = "".join("<row " + " ".join(f"{k}={attr(v)}" for k, v in post.items()) + " />\n" for post in posts)
-    data = damaged(f'<?xml version="1.0" encoding="utf-8"?>\n<posts>\n{rows}</posts>\n', cut, noise)
-    with tempfile.TemporaryDirectory() as tmp:
-        site = Path(tmp) / "cooking.stackexchange.com"
-        site.mkdir()
-        (site / "Posts.xml").write_bytes(data)
-        batch = _run_importer(stackexchange.import_stackexchange, site)
-        if batch is not None:
-            assert batch.report.read >= 0
+    TARGETS["stackexchange_posts_xml"](damaged(f'<?xml version="1.0" encoding="utf-8"?>\n<posts>\n{rows}</posts>\n', cut, noise))
 
 
 @FUZZ
@@ -125,10 +82,7 @@ def test_stackexchange_posts_xml_imports_or_names_the_file_and_line(posts, cut, 
     cut=st.integers(0, 5000))
 def test_wikihow_json_imports_or_names_the_line(records, cut):
     text = "\n".join(json.dumps(r) for r in records)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "wikihow.jsonl"
-        path.write_text(text[: cut % (len(text) + 1)])
-        _run_importer(wikihow.import_wikihow, path)
+    TARGETS["wikihow"](text[: cut % (len(text) + 1)].encode())
 
 
 @FUZZ
@@ -138,10 +92,7 @@ def test_wikihow_json_imports_or_names_the_line(records, cut):
     cut=st.integers(0, 5000))
 def test_pushshift_ndjson_imports_or_names_the_line(records, cut):
     text = "\n".join(json.dumps(r) for r in records)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "RS_2023.ndjson"
-        path.write_text(text[: cut % (len(text) + 1)])
-        _run_importer(reddit.import_reddit, path)
+    TARGETS["pushshift_ndjson"](text[: cut % (len(text) + 1)].encode())
 
 
 @FUZZ
@@ -152,7 +103,4 @@ def test_pushshift_ndjson_imports_or_names_the_line(records, cut):
 })), cut=st.integers(0, 5000))
 def test_natural_instructions_task_imports_or_names_the_file(task, cut):
     text = json.dumps(task)
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "task001_fuzz.json"
-        path.write_text(text[: cut % (len(text) + 1)])
-        _run_importer(natural_instructions.import_natural_instructions, Path(tmp))
+    TARGETS["natural_instructions"](text[: cut % (len(text) + 1)].encode())
