@@ -168,7 +168,8 @@ class Crawl:
                     queue.extend(links)
 
 
-def test_an_annotator_can_reach_nothing_that_names_a_model_run_response_or_file(client, world):
+def crawl_as_annotator(client, world) -> Crawl:
+    """Everything the crawler can reach, then every verdict form until its queues are empty."""
     me = world["me"]
     client.force_login(me)
     crawl = Crawl(client=client, secrets=world["secrets"], ids=world["ids"])
@@ -177,7 +178,7 @@ def test_an_annotator_can_reach_nothing_that_names_a_model_run_response_or_file(
         starts += [reverse("annotation:judge", args=[study.public_id]), reverse("api:judging", args=[study.public_id])]
     crawl.follow(starts)
 
-    # Judge everything through the page's own forms, as the keyboard does; undo once; use the API for the last items.
+    # Judge everything through the page's own forms, as the keyboard does; undo once; use the API for some items.
     for study in world["studies"]:
         judge_url = reverse("annotation:judge", args=[study.public_id])
         choices = ("a", "b", "tie") if study.kind == "pairwise" else ("fail", "pass", "excellent")
@@ -199,7 +200,12 @@ def test_an_annotator_can_reach_nothing_that_names_a_model_run_response_or_file(
                 crawl.fetch("post", api, {"item": json.loads(body)["item"], "choice": choices[0]})
         crawl.follow([judge_url + "?after=done"])  # the finished page and its links
         assert submitted >= 2
+    return crawl
 
+
+def test_an_annotator_can_reach_nothing_that_names_a_model_run_response_or_file(client, world):
+    me = world["me"]
+    crawl = crawl_as_annotator(client, world)
     assert not crawl.leaks, "\n".join(crawl.leaks[:20])
     # The crawl really went places and really read what it could have leaked.
     assert crawl.pages >= 30 and crawl.checked_values >= 2000, (crawl.pages, crawl.checked_values)
@@ -207,6 +213,18 @@ def test_an_annotator_can_reach_nothing_that_names_a_model_run_response_or_file(
     assert Judgment.objects.filter(annotator=me).count() + Rating.objects.filter(annotator=me).count() == sum(
         s.items.filter(assignments__annotator=me).count() for s in world["studies"])
     print(f"blindness crawl: {crawl.pages} responses, {len(crawl.seen)} URLs, {crawl.checked_values} values checked")
+
+
+def test_the_crawl_catches_a_leak_a_researcher_could_cause(client, world):
+    """The crawl can fail: a title naming a model and guidelines quoting a response id are both reported."""
+    pairwise, _ = world["studies"]
+    response_id = Response.objects.filter(run=pairwise.target_run).values_list("pk", flat=True).first()
+    pairwise.public_title = "Is zq-target-lima better?"
+    pairwise.guidelines = f"See response {response_id} for an example."
+    pairwise.save(update_fields=["public_title", "guidelines"])
+    leaks = crawl_as_annotator(client, world).leaks
+    assert any("'zq-'" in leak and "/judge/" in leak for leak in leaks), leaks[:5]
+    assert any(f"id {response_id}" in leak for leak in leaks), leaks[:5]
 
 
 def test_an_annotator_cannot_judge_or_read_items_that_are_not_theirs(client, world):
