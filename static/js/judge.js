@@ -27,3 +27,29 @@ document.addEventListener("keydown", function (event) {
     reason.focus();
   }
 });
+
+// A failed submit (an error status, a dropped connection) is not swapped by htmx: the same item
+// stays on screen. Say so, and let the keys work again so the annotator can send it once more
+// (the server keeps one verdict per item, so a resend of a verdict that did land is harmless).
+function judgeRequestFailed(event, reason) {
+  const area = document.getElementById("judge-area");
+  if (!area || !area.contains(event.detail.elt)) return;
+  const form = document.getElementById("judge-form");
+  if (form) delete form.dataset.sending;
+  let message = document.getElementById("judge-error");
+  if (!message) {
+    message = document.createElement("span");
+    message.id = "judge-error";
+    message.className = "notice-inline error-inline";
+    message.setAttribute("role", "alert");
+    const notice = document.getElementById("judge-notice");
+    if (notice) notice.remove();  // an earlier "Saved." would contradict the error
+    area.querySelector(".judge-head").insertBefore(message, area.querySelector(".judge-head form"));
+  }
+  message.textContent = "Not saved — the server did not answer (" + reason + "). Press the key again.";
+}
+document.addEventListener("htmx:responseError", function (event) {
+  judgeRequestFailed(event, event.detail.xhr ? String(event.detail.xhr.status) : "error");
+});
+document.addEventListener("htmx:sendError", function (event) { judgeRequestFailed(event, "no connection"); });
+document.addEventListener("htmx:timeout", function (event) { judgeRequestFailed(event, "timed out"); });

@@ -1,0 +1,46 @@
+"""A verdict whose request never reaches the server: the annotator is told, the same item stays,
+the keys work again, and pressing the key once more stores exactly one judgment."""
+
+import pytest
+
+from annotation.models import Judgment
+from tests.builders import pairwise_study
+from tests.e2e.conftest import wait_for_htmx
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_a_submit_lost_on_the_network_can_be_sent_again_by_keyboard(page, live_server, login, researcher, make_user):
+    annotator = make_user("annotator", username="crowd_offline")
+    study = pairwise_study(researcher=researcher, annotators=[annotator], prompts=2, baselines=("davinci-003",), agreement_subset=0)
+    login(page, "crowd_offline")
+    page.goto(f"{live_server.url}/judge/{study.public_id}/")
+    wait_for_htmx(page, "#judge-form")
+    item = page.locator('input[name="item"]').input_value()
+
+    # The first submit is dropped as a lost connection would be (no response at all); later ones go through.
+    aborted = []
+
+    def drop_first_submit(route):
+        if not aborted:
+            aborted.append(route.request.url)
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/submit/", drop_first_submit)
+    page.keyboard.press("1")
+    page.wait_for_selector("#judge-error")
+    assert aborted, "the submit was not intercepted"
+    assert page.locator("#judge-error").inner_text() == "Not saved — the server did not answer (no connection). Press the key again."
+    assert page.locator('input[name="item"]').input_value() == item  # the same item stays on screen
+    assert Judgment.objects.count() == 0
+
+    page.keyboard.press("1")  # the keyboard is not stuck on the failed request
+    page.wait_for_function("(previous) => { const i = document.querySelector('input[name=item]'); return !i || i.value !== previous; }",
+                           arg=item)
+    assert page.locator("#judge-notice").inner_text() == "Saved."
+    assert page.locator("#judge-error").count() == 0
+    judgments = list(Judgment.objects.select_related("item"))
+    assert [(str(j.item.public_id), j.side) for j in judgments] == [(item, "a")]
+    assert "1 / 2 done" in page.locator(".progress-line").inner_text()
