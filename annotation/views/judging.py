@@ -75,6 +75,7 @@ def judge_submit(request, study_id):
         return _render_next(request, study, notice=str(exc), status=409)
     except StudyClosed:
         return _render_next(request, study)
+    request.lima_action_saved = True  # lima_site.database_unavailable words its 503 accordingly
     notice = "Saved." if recorded.created else "You had already judged that item; your first verdict is kept."
     if not request.htmx:
         messages.info(request, notice)

@@ -46,10 +46,18 @@ function judgeRequestFailed(event, reason) {
     if (notice) notice.remove();  // an earlier "Saved." would contradict the error
     area.querySelector(".judge-head").insertBefore(message, area.querySelector(".judge-head form"));
   }
-  message.textContent = "Not saved — the server did not answer (" + reason + "). Press the key again.";
+  message.textContent = reason;
 }
+// The server's own words where it sent them (a 503 says whether the verdict was saved), else ours.
+function serverMessage(xhr) {
+  if (!xhr || !xhr.responseText) return "";
+  const found = new DOMParser().parseFromString(xhr.responseText, "text/html").getElementById("database-unavailable");
+  return found ? found.textContent : "";
+}
+function notSaved(why) { return "Not saved — the server did not answer (" + why + "). Press the key again."; }
 document.addEventListener("htmx:responseError", function (event) {
-  judgeRequestFailed(event, event.detail.xhr ? String(event.detail.xhr.status) : "error");
+  const xhr = event.detail.xhr;
+  judgeRequestFailed(event, serverMessage(xhr) || notSaved(xhr ? String(xhr.status) : "error"));
 });
-document.addEventListener("htmx:sendError", function (event) { judgeRequestFailed(event, "no connection"); });
-document.addEventListener("htmx:timeout", function (event) { judgeRequestFailed(event, "timed out"); });
+document.addEventListener("htmx:sendError", function (event) { judgeRequestFailed(event, notSaved("no connection")); });
+document.addEventListener("htmx:timeout", function (event) { judgeRequestFailed(event, notSaved("timed out")); });

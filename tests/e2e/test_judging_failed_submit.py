@@ -44,3 +44,28 @@ def test_a_submit_lost_on_the_network_can_be_sent_again_by_keyboard(page, live_s
     judgments = list(Judgment.objects.select_related("item"))
     assert [(str(j.item.public_id), j.side) for j in judgments] == [(item, "a")]
     assert "1 / 2 done" in page.locator(".progress-line").inner_text()
+
+
+def test_a_503_shows_the_servers_own_words(page, live_server, login, researcher, make_user, rf):
+    """The page shows what the database-unavailable answer says, e.g. that the verdict *was* saved.
+
+    The 503 body is the middleware's real answer to a real OperationalError; only its delivery is
+    routed, because taking the shared test database down would stop the live server's other tests.
+    """
+    from django.db import OperationalError
+
+    from lima_site.database_unavailable import SAVED_MESSAGE, DatabaseUnavailableMiddleware
+
+    request = rf.post("/judge/x/submit/", HTTP_HX_REQUEST="true")
+    request.lima_action_saved = True
+    answer = DatabaseUnavailableMiddleware(lambda r: None).process_exception(request, OperationalError("gone"))
+    annotator = make_user("annotator", username="crowd_503")
+    study = pairwise_study(researcher=researcher, annotators=[annotator], prompts=2, baselines=("davinci-003",), agreement_subset=0)
+    login(page, "crowd_503")
+    page.goto(f"{live_server.url}/judge/{study.public_id}/")
+    wait_for_htmx(page, "#judge-form")
+    page.route("**/submit/", lambda route: route.fulfill(status=503, body=answer.content, headers={"Retry-After": "5"},
+                                                        content_type="text/html"))
+    page.keyboard.press("2")
+    page.wait_for_selector("#judge-error")
+    assert page.locator("#judge-error").inner_text() == SAVED_MESSAGE
