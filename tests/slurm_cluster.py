@@ -130,6 +130,19 @@ class SlurmCluster:
             time.sleep(0.3)
         raise RuntimeError(f"timed out waiting for {what}:\n{self.logs()}")
 
+    def job_pids(self, job_id: str) -> list[int]:
+        """The job's processes on this node, as slurmd tracks them (`scontrol listpids`)."""
+        listed = self._run("scontrol", "listpids", job_id)
+        rows = [line.split() for line in listed.stdout.splitlines()[1:]]
+        return [int(row[0]) for row in rows if row and row[0].isdigit()]
+
+    def jobs_named(self, name: str) -> list[str]:
+        """Every job id this cluster gave a job name: live ones (squeue) and ended ones (the job completion log)."""
+        live = self._run("squeue", "-h", "--name", name, "-o", "%i").stdout.split()
+        ended = [line.split("|")[0] for line in self._run("sacct", "-c", "-n", "-P", "-o", "JobID,JobName").stdout.splitlines()
+                 if line.split("|")[1:2] == [name]]
+        return sorted(set(live) | set(ended), key=int)
+
     def logs(self) -> str:
         parts = []
         for name in ("munged.out", "munge/munged.log", "slurmctld.log", "slurmctld.out", "slurmd.log", "slurmd.out"):

@@ -6,18 +6,23 @@ States move through Celery beat's poll task in a real worker, exactly as in prod
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 import pytest
 
 from generation.backends import get_backend
 from generation.decoding import Decoding
-from generation.models import GenerationRun, RunStatus
+from django.urls import reverse
+
+from generation.models import GenerationRun, ModelSpec, RunStatus
 from generation.services.runs import backend_config
 from tests.builders import tiny_model_spec
 from tests.slurm_cluster import SlurmCluster, free_port
@@ -26,8 +31,11 @@ from tests.workers import purge_broker, wait_for
 from training import slurm
 from training.models import RunState, TrainingRun
 from training.services import checkpoints, runs
+from training.sft import STATE_FILE
 
 QUICK = {"epochs": 2, "batch_size": 4, "micro_batch_size": 2, "learning_rate": 1e-3, "final_learning_rate": 1e-4}
+# Enough epochs that the job is still training when beat has registered two checkpoints and the test kills it.
+KILL_AND_RESUME_EPOCHS = 40
 
 
 @pytest.fixture(scope="session")
@@ -103,12 +111,119 @@ def test_scancel_stops_a_running_job(poller, researcher, tiny_model):
     runs.cancel_run(run=run)
     wait_for(lambda: state_of(run) == RunState.CANCELLED, timeout=60, what="the job to be cancelled")
     assert run.scheduler_state.startswith("CANCELLED") and run.job_id not in squeue_ids(poller_cluster(run))
+    assert run.error == "cancelled from lima-studio" and run.cancel_requested_at
 
 
 def poller_cluster(run: TrainingRun) -> SlurmCluster:
     from django.conf import settings
 
     return SlurmCluster(Path(settings.LIMA_SLURM_CONF).parent)
+
+
+def complete_epochs_on_disk(run: TrainingRun) -> list[int]:
+    return sorted(json.loads(state.read_text())["epoch"] for state in Path(run.run_dir, "checkpoints").glob(f"epoch-*/{STATE_FILE}"))
+
+
+def kill_trainer(cluster: SlurmCluster, run: TrainingRun) -> list[int]:
+    """SIGKILL the job's trainer on the node, as the kernel's OOM killer would: no handler, no goodbye."""
+    config = str(Path(run.run_dir) / "run.json")
+    trainers = [pid for pid in cluster.job_pids(run.job_id)
+                if config in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
+    assert trainers, f"no trainer among job {run.job_id}'s processes {cluster.job_pids(run.job_id)}"
+    for pid in trainers:
+        os.kill(pid, signal.SIGKILL)
+    return trainers
+
+
+def start_long_run(researcher, *, epochs: int, name: str) -> TrainingRun:
+    run = runs.create_run(dataset=train_snapshot(user=researcher), base_model=tiny_model_spec(), user=researcher,
+                          hyperparameters={**QUICK, "epochs": epochs}, launcher="slurm", name=name)
+    return runs.submit_run(run=run)
+
+
+def test_a_trainer_killed_on_the_node_fails_clearly_keeps_its_checkpoints_and_is_not_requeued(
+        poller, on_cluster, researcher, tiny_model, client):
+    run = start_long_run(researcher, epochs=1000, name="killed-by-signal")
+    wait_for(lambda: state_of(run) == RunState.RUNNING and run.checkpoints.count() >= 2, timeout=180,
+             what="beat to register two checkpoints of the running job")
+    kill_trainer(on_cluster, run)
+    wait_for(lambda: state_of(run) == RunState.FAILED, timeout=60, what="beat to see the killed job fail")
+    # What Slurm says for a batch script whose process died of SIGKILL: FAILED, ExitCode 0:9.
+    assert (run.scheduler_state, run.exit_code) == ("FAILED", 137), run.error
+    assert run.error == ("the job was killed by signal 9 (SIGKILL) — possibly out of memory, as the kernel's OOM killer "
+                         "sends SIGKILL (exit code 137; Slurm's ExitCode 0:9)")
+    assert "sft:" in run.log_tail and run.finished_at
+    # Every checkpoint completed before the kill is recorded, once; the half-written one (if any) is not.
+    recorded = list(run.checkpoints.values_list("epoch", flat=True))
+    assert recorded == complete_epochs_on_disk(run) and len(recorded) >= 2
+    assert not (Path(run.run_dir) / "metrics.jsonl").read_text().count('"event": "done"')
+
+    # More polls, from beat and from a poller that still holds the run as running, change nothing.
+    ended = TrainingRun.objects.get(pk=run.pk)
+    stale = TrainingRun.objects.get(pk=run.pk)
+    stale.state = RunState.RUNNING
+    runs.refresh_run(run=stale)
+    assert checkpoints.register_checkpoints(run=run) == []
+    time.sleep(3)
+    run.refresh_from_db()
+    assert (run.state, run.error, run.finished_at, run.polled_at) == (ended.state, ended.error, ended.finished_at, ended.polled_at)
+    assert list(run.checkpoints.values_list("epoch", flat=True)) == recorded
+    assert ModelSpec.objects.filter(name__startswith=f"{run.name}-epoch-").count() == len(recorded)
+    # Slurm did not requeue it and nothing resubmitted it: one job ever ran under its name.
+    assert on_cluster.jobs_named(f"lima-sft-{run.pk}") == [run.job_id]
+
+    # The run's page says what happened, shows the log and offers to resume.
+    client.force_login(researcher)
+    page = client.get(reverse("training:run_detail", args=[run.pk])).content.decode()
+    assert "killed by signal 9 (SIGKILL)" in page and 'id="log-tail"' in page and "sft:" in page
+    assert f"Resubmit (resumes after epoch {recorded[-1]})" in page
+
+
+def test_a_job_cancelled_outside_lima_studio_says_so(poller, on_cluster, researcher, tiny_model):
+    run = start_long_run(researcher, epochs=1000, name="cancelled-by-admin")
+    wait_for(lambda: (Path(run.run_dir) / "metrics.jsonl").exists(), timeout=180, what="training to start under Slurm")
+    wait_for(lambda: state_of(run) == RunState.RUNNING, timeout=60, what="beat to see the job running")
+    # An administrator's scancel on the command line; lima-studio never asked for it.
+    subprocess.run(["scancel", run.job_id], check=True, env={**os.environ, **on_cluster.environment()})
+    wait_for(lambda: state_of(run) == RunState.CANCELLED, timeout=60, what="beat to see the job cancelled")
+    assert run.scheduler_state == "CANCELLED" and run.cancel_requested_at is None
+    assert run.error == "the job was cancelled outside lima-studio (scancel by its owner or an administrator)"
+    assert run.job_id not in squeue_ids(on_cluster) and on_cluster.jobs_named(f"lima-sft-{run.pk}") == [run.job_id]
+
+
+def test_a_killed_run_resubmitted_once_resumes_from_its_last_checkpoint_and_completes(poller, on_cluster, researcher,
+                                                                                       tiny_model, client):
+    epochs = KILL_AND_RESUME_EPOCHS
+    run = start_long_run(researcher, epochs=epochs, name="killed-then-resumed")
+    wait_for(lambda: state_of(run) == RunState.RUNNING and run.checkpoints.count() >= 2, timeout=180,
+             what="beat to register two checkpoints of the running job")
+    kill_trainer(on_cluster, run)
+    wait_for(lambda: state_of(run) == RunState.FAILED, timeout=60, what="beat to see the killed job fail")
+    killed_job, kept = run.job_id, list(run.checkpoints.values_list("pk", "epoch"))
+    assert kept[-1][1] < epochs, "the job finished before it was killed: raise KILL_AND_RESUME_EPOCHS"
+
+    # A double click: two resubmits, one new job.
+    client.force_login(researcher)
+    url = reverse("training:run_action", args=[run.pk, "resubmit"])
+    assert client.post(url).status_code == client.post(url).status_code == 302
+    run.refresh_from_db()
+    assert run.state == RunState.PENDING and run.job_id != killed_job
+    assert on_cluster.jobs_named(f"lima-sft-{run.pk}") == [killed_job, run.job_id]
+    assert [(a["job_id"], a["state"], a["exit_code"]) for a in run.earlier_attempts] == [(killed_job, RunState.FAILED, 137)]
+    assert "killed by signal 9" in run.earlier_attempts[0]["error"]
+
+    wait_for(lambda: state_of(run) == RunState.COMPLETED or run.is_finished, timeout=300, what="the resumed job to complete")
+    assert (run.state, run.exit_code, run.error) == (RunState.COMPLETED, 0, ""), (run.error, run.log_tail)
+    # The resumed trainer started after the last complete checkpoint of the killed job.
+    starts = [r for r in map(json.loads, (Path(run.run_dir) / "metrics.jsonl").read_text().splitlines()) if r["event"] == "start"]
+    assert len(starts) == 2 and starts[1]["resumed_from"].endswith(f"epoch-{kept[-1][1]}")
+    # One row per epoch, and the rows recorded before the kill are the same rows.
+    assert list(run.checkpoints.values_list("epoch", flat=True)) == list(range(1, epochs + 1))
+    assert list(run.checkpoints.filter(epoch__lte=kept[-1][1]).values_list("pk", "epoch")) == kept
+    assert ModelSpec.objects.filter(name__startswith=f"{run.name}-epoch-").count() == epochs
+    assert on_cluster.jobs_named(f"lima-sft-{run.pk}") == [killed_job, run.job_id]
+    page = client.get(reverse("training:run_detail", args=[run.pk])).content.decode()
+    assert 'id="earlier-attempts"' in page and killed_job in page and 'id="resubmit-run"' not in page
 
 
 def test_a_job_that_dies_shows_its_log_tail_and_exit_code(poller, researcher, tiny_model):

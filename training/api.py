@@ -38,10 +38,11 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "dataset", "base_model", "hyperparameters", "launcher", "nodes", "gpus_per_node",
                   "cpus_per_task", "partition", "account", "qos", "time_limit", "submit", "state", "scheduler_state",
                   "job_id", "exit_code", "error", "log_tail", "script", "run_dir", "dataset_hash", "base_config_hash",
-                  "code_version", "result", "checkpoints", "progress", "created_at", "submitted_at", "finished_at"]
+                  "code_version", "result", "checkpoints", "progress", "created_at", "submitted_at", "finished_at",
+                  "cancel_requested_at", "earlier_attempts"]
         read_only_fields = ["state", "scheduler_state", "job_id", "exit_code", "error", "log_tail", "script", "run_dir",
                             "dataset_hash", "base_config_hash", "code_version", "result", "created_at", "submitted_at",
-                            "finished_at"]
+                            "finished_at", "cancel_requested_at", "earlier_attempts"]
         extra_kwargs = {"name": {"required": False}, "launcher": {"default": Launcher.SLURM}}
 
     def get_progress(self, run) -> dict:
@@ -78,6 +79,15 @@ class TrainingRunViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         return ApiResponse(self.get_serializer(runs.cancel_run(run=self.get_object())).data)
+
+    @action(detail=True, methods=["post"])
+    def resubmit(self, request, pk=None):
+        """Submit a run that ended early again; the trainer resumes after its last complete checkpoint."""
+        try:
+            run = runs.resubmit_run(run=self.get_object())
+        except DjangoValidationError as exc:
+            return ApiResponse(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        return ApiResponse(self.get_serializer(run).data)
 
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):

@@ -30,6 +30,17 @@ class JobStatus:
     state: str
     exit_code: int | None = None
     reason: str = ""
+    signal: int | None = None
+    scheduler_exit: str = ""  # the scheduler's own words for the exit, e.g. Slurm's "0:9"
+
+    @classmethod
+    def ended(cls, *, scheduler_state: str, state: str, scheduler_exit: str = "", exit_code: int | None = None,
+              reason: str = "") -> "JobStatus":
+        """A job that ended: exit code and signal from Slurm's "code:signal" or from a shell's exit status."""
+        if scheduler_exit:
+            exit_code = slurm.exit_code_of(scheduler_exit)
+        return cls(scheduler_state=scheduler_state, state=state, exit_code=exit_code, reason=reason,
+                   signal=slurm.signal_of(exit_code, scheduler_exit), scheduler_exit=scheduler_exit)
 
 
 class SlurmLauncher:
@@ -81,13 +92,13 @@ class SlurmLauncher:
             fields = slurm.parse_scontrol_job(shown.stdout)
             word = fields.get("JobState", "")
             reason = fields.get("Reason", "")
-            return JobStatus(scheduler_state=word, state=slurm.run_state(word), exit_code=slurm.exit_code_of(fields.get("ExitCode", "")),
-                             reason="" if reason == "None" else reason)
+            return JobStatus.ended(scheduler_state=word, state=slurm.run_state(word), scheduler_exit=fields.get("ExitCode", ""),
+                                   reason="" if reason == "None" else reason)
         completed = self._run("sacct", "-c", "-j", job_id, "-n", "-P", "-o", "JobID,State,ExitCode")
         for line in completed.stdout.splitlines() if completed.returncode == 0 else []:
             parts = line.split("|")
             if len(parts) >= 3 and parts[0] == job_id:
-                return JobStatus(scheduler_state=parts[1], state=slurm.run_state(parts[1]), exit_code=slurm.exit_code_of(parts[2]))
+                return JobStatus.ended(scheduler_state=parts[1], state=slurm.run_state(parts[1]), scheduler_exit=parts[2])
         return None
 
     def cancel(self, job_id: str, run_dir: Path) -> None:
@@ -135,7 +146,7 @@ class LocalLauncher:
         if exit_file.exists() and exit_file.read_text().strip():
             code = int(exit_file.read_text().strip())
             word = "COMPLETED" if code == 0 else "FAILED"
-            return JobStatus(scheduler_state=word, state=slurm.run_state(word), exit_code=code)
+            return JobStatus.ended(scheduler_state=word, state=slurm.run_state(word), exit_code=code)
         if self._alive(int(job_id), run_dir / "job.sbatch"):
             return JobStatus(scheduler_state="RUNNING", state=slurm.RUNNING)
         return JobStatus(scheduler_state="FAILED", state=slurm.FAILED, reason="the process ended without an exit status")

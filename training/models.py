@@ -27,6 +27,7 @@ class RunState(models.TextChoices):
 
 
 ACTIVE_STATES = (RunState.PENDING, RunState.RUNNING)
+RESUMABLE_STATES = tuple(state for state in RunState.values if state in slurm.RESUMABLE)
 
 
 class TrainingRun(models.Model):
@@ -70,6 +71,10 @@ class TrainingRun(models.Model):
     submitted_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     polled_at = models.DateTimeField(null=True, blank=True)
+    cancel_requested_at = models.DateTimeField(null=True, blank=True,
+                                               help_text="When lima-studio asked for the cancel; a cancel without it came from outside.")
+    earlier_attempts = models.JSONField(default=list, blank=True,
+                                        help_text="The jobs this run ended as before it was resubmitted, oldest first.")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -84,6 +89,10 @@ class TrainingRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in slurm.FINISHED
+
+    @property
+    def can_resubmit(self) -> bool:
+        return self.state in RESUMABLE_STATES
 
     @property
     def epochs(self) -> int:

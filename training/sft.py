@@ -360,13 +360,17 @@ class Trainer:
         if self.strategy == "fsdp":
             dist.barrier()
         if self.is_main:
+            state_record = {"epoch": epoch, "global_step": self.global_step, "total_steps": self.total_steps,
+                            "hyperparameters": self.hp.as_dict(), "base_model": self.config.base_model}
+            # Written aside and renamed: a job killed mid-write never leaves a truncated state file.
+            (path / f"{STATE_FILE}.tmp").write_text(json.dumps(state_record, indent=2))
+            os.replace(path / f"{STATE_FILE}.tmp", path / STATE_FILE)
+            # Older optimizer states go only once this checkpoint is complete: a job killed in between
+            # still resumes from a checkpoint that has its optimizer state.
             for older in Path(self.config.output_dir).glob("epoch-*"):
                 if older != path:
                     (older / OPTIMIZER_FILE).unlink(missing_ok=True)
                     shutil.rmtree(older / OPTIMIZER_DIR, ignore_errors=True)
-            state_record = {"epoch": epoch, "global_step": self.global_step, "total_steps": self.total_steps,
-                            "hyperparameters": self.hp.as_dict(), "base_model": self.config.base_model}
-            (path / STATE_FILE).write_text(json.dumps(state_record, indent=2))
         return path
 
     def _save_optimizer(self, path: Path) -> None:

@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from signal import SIGKILL, Signals
 
 # A run's state in the tool, from the scheduler's words. Slurm's own state is kept beside it.
 PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMED_OUT, NODE_FAILED, OUT_OF_MEMORY = (
     "pending", "running", "completed", "failed", "cancelled", "timed_out", "node_failed", "out_of_memory",
 )
 FINISHED = frozenset({COMPLETED, FAILED, CANCELLED, TIMED_OUT, NODE_FAILED, OUT_OF_MEMORY})
+# A job that ended early can be submitted again: the trainer resumes after its last complete checkpoint.
+RESUMABLE = FINISHED - {COMPLETED}
 
 SLURM_STATES = {
     "PENDING": PENDING, "CONFIGURING": PENDING, "REQUEUED": PENDING, "REQUEUE_HOLD": PENDING, "REQUEUE_FED": PENDING,
@@ -140,3 +143,27 @@ def exit_code_of(slurm_exit: str) -> int | None:
     except ValueError:
         return None
     return 128 + signal_number if signal_number and not code_number else code_number
+
+
+def signal_of(exit_code: int | None, slurm_exit: str = "") -> int | None:
+    """The signal that ended a job, if one did: Slurm's ":signal" part ("0:9" when the batch script's
+    process was killed), else a shell's 128 + N exit status (bash, srun and the local launcher's
+    wrapper report a child killed by signal N that way)."""
+    _, _, signal = slurm_exit.partition(":")
+    if signal.isdigit() and int(signal):
+        return int(signal)
+    if exit_code is not None and 128 < exit_code <= 128 + 64:
+        return exit_code - 128
+    return None
+
+
+def describe_signal(number: int) -> str:
+    """A signal by number and name, with the likeliest cause where there is one: nothing on a node
+    sends SIGKILL to a training process as often as the kernel's out-of-memory killer."""
+    try:
+        text = f"signal {number} ({Signals(number).name})"
+    except ValueError:
+        text = f"signal {number}"
+    if number == SIGKILL:
+        text += " — possibly out of memory, as the kernel's OOM killer sends SIGKILL"
+    return text

@@ -85,6 +85,17 @@ def run_action(request, pk: int, action: str):
             messages.success(request, f"Submitted as job {run.job_id}.")
     elif action == "cancel":
         runs.cancel_run(run=run)
+    elif action == "resubmit":
+        ended_job = run.job_id
+        try:
+            run = runs.resubmit_run(run=run)
+        except ValidationError as exc:
+            messages.error(request, "; ".join(message for errors in exc.message_dict.values() for message in errors))
+        else:
+            if run.job_id != ended_job:
+                messages.success(request, f"Resubmitted as job {run.job_id}; training resumes after the last checkpoint.")
+            else:
+                messages.info(request, f"Not resubmitted: the run is {run.get_state_display().lower()} (job {run.job_id}).")
     else:
         runs.refresh_run(run=run)
     return redirect("training:run_detail", pk=run.pk)

@@ -1,4 +1,4 @@
-"""Training runs: create (validate, write the run directory, render the script), submit, poll, cancel.
+"""Training runs: create (validate, write the run directory, render the script), submit, poll, cancel, resubmit.
 
 Everything a run needs is written into its own directory before submission (run.json for the
 trainer, data.jsonl with the snapshot's exact rows, job.sbatch), so the job reads files only
@@ -25,7 +25,7 @@ from annotation.models import Dataset
 from generation.models import Backend, ModelSpec
 from training import progress, slurm
 from training.launchers import LaunchError, LocalLauncher, SlurmLauncher
-from training.models import ACTIVE_STATES, Launcher, RunState, TrainingRun
+from training.models import ACTIVE_STATES, RESUMABLE_STATES, Launcher, RunState, TrainingRun
 from training.recipe import Hyperparameters
 
 logger = logging.getLogger(__name__)
@@ -193,18 +193,34 @@ def refresh_run(*, run: TrainingRun) -> TrainingRun:
         if status.exit_code is not None:
             updates["exit_code"] = status.exit_code
         if status.state in slurm.FINISHED:
+            if status.state == slurm.CANCELLED:
+                # cancel_run records its request before scancel, so a re-read after the status sees it.
+                run.refresh_from_db(fields=["cancel_requested_at"])
             updates["finished_at"] = timezone.now()
             updates["error"] = _finish_message(run, status)
-    TrainingRun.objects.filter(pk=run.pk, state__in=ACTIVE_STATES).update(**updates)
+    # Only while this job is still the run's active one: a slower poller that read an older job (or
+    # the same end twice) changes nothing once the run has ended or been resubmitted as a new job.
+    TrainingRun.objects.filter(pk=run.pk, job_id=run.job_id, state__in=ACTIVE_STATES).update(**updates)
     run.refresh_from_db()
     return run
 
 
 def _finish_message(run: TrainingRun, status) -> str:
+    """Why the job ended, in words a researcher acts on; the scheduler's own words stay in scheduler_state."""
     if status.state == slurm.COMPLETED:
         return ""
+    if status.state == slurm.CANCELLED:
+        if run.cancel_requested_at:
+            return "cancelled from lima-studio"
+        message = "the job was cancelled outside lima-studio (scancel by its owner or an administrator)"
+        return f"{message}: {status.reason}" if status.reason else message
     words = {slurm.TIMED_OUT: "the job hit its time limit", slurm.NODE_FAILED: "a node failed under the job",
-             slurm.OUT_OF_MEMORY: "the job ran out of memory", slurm.CANCELLED: "the job was cancelled"}
+             slurm.OUT_OF_MEMORY: "the job ran out of memory"}
+    if status.state == slurm.FAILED and status.signal:
+        # Slurm 22.05 gives Reason=JobLaunchFailure to a batch script killed by a signal, although it
+        # launched and ran: the signal is the reason, so Slurm's word is left out of the message.
+        message = f"the job was killed by {slurm.describe_signal(status.signal)} (exit code {status.exit_code}"
+        return message + (f"; Slurm's ExitCode {status.scheduler_exit})" if status.scheduler_exit else ")")
     message = words.get(status.state, "the job failed")
     if status.exit_code is not None:
         message += f" (exit code {status.exit_code})"
@@ -224,17 +240,55 @@ def poll_active_runs() -> list[int]:
 
 
 def cancel_run(*, run: TrainingRun) -> TrainingRun:
-    """scancel (or SIGTERM for a local run); a draft is simply marked cancelled. The next poll records the end."""
+    """scancel (or SIGTERM for a local run); a draft is simply marked cancelled. The next poll records the end.
+
+    The request is recorded first, so the end reads "cancelled from lima-studio"; a cancel the run
+    never asked for (an administrator's scancel) is told apart by its absence.
+    """
     if run.state == RunState.DRAFT:
-        TrainingRun.objects.filter(pk=run.pk, state=RunState.DRAFT).update(state=RunState.CANCELLED, finished_at=timezone.now())
+        TrainingRun.objects.filter(pk=run.pk, state=RunState.DRAFT).update(
+            state=RunState.CANCELLED, finished_at=timezone.now(), cancel_requested_at=timezone.now())
     elif run.state in ACTIVE_STATES:
+        TrainingRun.objects.filter(pk=run.pk, job_id=run.job_id).update(cancel_requested_at=timezone.now())
         try:
             launcher_for(run).cancel(run.job_id, Path(run.run_dir))
         except LaunchError as exc:
-            TrainingRun.objects.filter(pk=run.pk).update(error=str(exc))
+            TrainingRun.objects.filter(pk=run.pk).update(error=str(exc), cancel_requested_at=None)
         run.refresh_from_db()
         return refresh_run(run=run)
     run.refresh_from_db()
+    return run
+
+
+def resubmit_run(*, run: TrainingRun) -> TrainingRun:
+    """Submit a run that ended early (failed, killed, cancelled, timed out) again as a new job.
+
+    The same job script runs in the same directory, so the trainer resumes after the last complete
+    checkpoint and the log goes on in train.log; checkpoints already registered stay, one row per
+    epoch. The ended job is kept in `earlier_attempts`. Under the row lock only a run that has ended
+    is resubmitted, so a double click or two researchers at once start one job, not two. A refusal
+    raises ValidationError and leaves the run as it was.
+    """
+    with transaction.atomic():
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.state not in RESUMABLE_STATES:
+            return run
+        try:
+            job_id = launcher_for(run).submit(Path(run.run_dir) / "job.sbatch", Path(run.run_dir))
+        except LaunchError as exc:
+            raise ValidationError({"job": f"not resubmitted: {exc}"}) from exc
+        run.earlier_attempts = [*run.earlier_attempts, {
+            "job_id": run.job_id, "state": run.state, "scheduler_state": run.scheduler_state, "exit_code": run.exit_code,
+            "error": run.error, "code_version": run.code_version,
+            "submitted_at": run.submitted_at.isoformat() if run.submitted_at else None,
+            "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+        }]
+        run.job_id, run.state, run.scheduler_state, run.exit_code, run.error = job_id, RunState.PENDING, "", None, ""
+        run.submitted_at, run.finished_at, run.cancel_requested_at = timezone.now(), None, None
+        # The resumed job runs the code checked out now; each earlier attempt keeps the version it ran.
+        run.code_version = code_version()
+        run.save(update_fields=["earlier_attempts", "job_id", "state", "scheduler_state", "exit_code", "error",
+                                "submitted_at", "finished_at", "cancel_requested_at", "code_version"])
     return run
 
 
