@@ -34,8 +34,8 @@ from training.services import checkpoints, runs
 from training.sft import STATE_FILE
 
 QUICK = {"epochs": 2, "batch_size": 4, "micro_batch_size": 2, "learning_rate": 1e-3, "final_learning_rate": 1e-4}
-# Enough epochs that the job is still training when beat has registered two checkpoints and the test kills it.
-KILL_AND_RESUME_EPOCHS = 40
+# The killed job is paused (SIGSTOP) right after its second checkpoint, so any machine speed leaves epochs to resume.
+KILL_AND_RESUME_EPOCHS = 8
 
 
 @pytest.fixture(scope="session")
@@ -124,15 +124,28 @@ def complete_epochs_on_disk(run: TrainingRun) -> list[int]:
     return sorted(json.loads(state.read_text())["epoch"] for state in Path(run.run_dir, "checkpoints").glob(f"epoch-*/{STATE_FILE}"))
 
 
-def kill_trainer(cluster: SlurmCluster, run: TrainingRun) -> list[int]:
-    """SIGKILL the job's trainer on the node, as the kernel's OOM killer would: no handler, no goodbye."""
+def signal_trainer(cluster: SlurmCluster, run: TrainingRun, signum: int) -> list[int]:
+    """Signal the job's trainer on the node (found through slurmd's own list of the job's processes)."""
     config = str(Path(run.run_dir) / "run.json")
     trainers = [pid for pid in cluster.job_pids(run.job_id)
                 if config in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")]
     assert trainers, f"no trainer among job {run.job_id}'s processes {cluster.job_pids(run.job_id)}"
     for pid in trainers:
-        os.kill(pid, signal.SIGKILL)
+        os.kill(pid, signum)
     return trainers
+
+
+def kill_trainer(cluster: SlurmCluster, run: TrainingRun) -> list[int]:
+    """SIGKILL the job's trainer on the node, as the kernel's OOM killer would: no handler, no goodbye."""
+    return signal_trainer(cluster, run, signal.SIGKILL)
+
+
+def pause_trainer_after(cluster: SlurmCluster, run: TrainingRun, epochs: int) -> None:
+    """SIGSTOP the trainer as soon as `epochs` checkpoints are complete on disk, so that however fast the
+    machine, the job is still mid-training when beat has caught up and the test kills it."""
+    wait_for(lambda: len(complete_epochs_on_disk(run)) >= epochs, timeout=180, interval=0.05,
+             what=f"{epochs} complete checkpoints on disk")
+    signal_trainer(cluster, run, signal.SIGSTOP)
 
 
 def start_long_run(researcher, *, epochs: int, name: str) -> TrainingRun:
@@ -195,12 +208,13 @@ def test_a_killed_run_resubmitted_once_resumes_from_its_last_checkpoint_and_comp
                                                                                        tiny_model, client):
     epochs = KILL_AND_RESUME_EPOCHS
     run = start_long_run(researcher, epochs=epochs, name="killed-then-resumed")
+    pause_trainer_after(on_cluster, run, 2)
     wait_for(lambda: state_of(run) == RunState.RUNNING and run.checkpoints.count() >= 2, timeout=180,
              what="beat to register two checkpoints of the running job")
-    kill_trainer(on_cluster, run)
+    kill_trainer(on_cluster, run)  # a stopped process dies of SIGKILL like a running one
     wait_for(lambda: state_of(run) == RunState.FAILED, timeout=60, what="beat to see the killed job fail")
     killed_job, kept = run.job_id, list(run.checkpoints.values_list("pk", "epoch"))
-    assert kept[-1][1] < epochs, "the job finished before it was killed: raise KILL_AND_RESUME_EPOCHS"
+    assert kept[-1][1] < epochs, kept
 
     # A double click: two resubmits, one new job.
     client.force_login(researcher)
