@@ -67,7 +67,8 @@ class BlindItemSerializer(serializers.Serializer):
     response_a = serializers.CharField()
     response_b = serializers.CharField(allow_blank=True)
     done = serializers.IntegerField()
-    total = serializers.IntegerField()
+    total = serializers.IntegerField(help_text="Verdicts given plus items still open to you (a lower bound when total_is_lower_bound).")
+    total_is_lower_bound = serializers.BooleanField(help_text="More items are open than were counted (more than 2,000 items left).")
 
 
 class VerdictSerializer(serializers.Serializer):
@@ -80,10 +81,11 @@ def _blind_item(study: Study, annotator) -> dict:
     assignment = judging.current_assignment(study=study, annotator=annotator)
     progress = annotator_progress(study=study, annotator=annotator)
     if assignment is None:
-        return {"item": None, "conversation": [], "response_a": "", "response_b": "", "done": progress.done, "total": progress.total}
+        return {"item": None, "conversation": [], "response_a": "", "response_b": "", "done": progress.done, "total": progress.total,
+                "total_is_lower_bound": progress.total_is_lower_bound}
     item = assignment.item
     return {"item": item.public_id, "conversation": item.row.conversations, "response_a": item.text_a, "response_b": item.text_b,
-            "done": progress.done, "total": progress.total}
+            "done": progress.done, "total": progress.total, "total_is_lower_bound": progress.total_is_lower_bound}
 
 
 class JudgingView(APIView):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Count, F, Q
 
 from annotation.models import Assignment, ComparisonItem, Judgment, Rating, Study
 
@@ -14,10 +14,16 @@ def annotator_studies(user):
     return Study.objects.filter(annotators=user, state=Study.State.OPEN).order_by("-created_at")
 
 
+# Counting the items still open to an annotator stops here: far above a LIMA study (300 prompts × 4
+# baselines = 1,200 items), and it keeps a page's cost bounded in a study of any size.
+PROGRESS_COUNT_CAP = 2000
+
+
 @dataclass(frozen=True)
 class AnnotatorProgress:
     done: int
     total: int
+    total_is_lower_bound: bool = False  # more items are open than were counted: shown as "2,030+"
 
     @property
     def percent(self) -> int:
@@ -25,17 +31,23 @@ class AnnotatorProgress:
 
 
 def annotator_progress(*, study: Study, annotator) -> AnnotatorProgress:
-    """Done = verdicts given; total = those plus every item still open to this annotator (one query)."""
-    mine = Assignment.objects.filter(item=OuterRef("pk"), annotator=annotator)
-    counts = (
-        ComparisonItem.objects.filter(study=study)
-        .annotate(is_mine=Exists(mine), done_by_me=Exists(mine.filter(completed_at__isnull=False)))
-        .aggregate(
-            done=Count("id", filter=Q(done_by_me=True)),
-            total=Count("id", filter=Q(is_mine=True) | Q(assigned_count__lt=F("capacity"))),
-        )
+    """Done = verdicts given; total = those plus every item still open to this annotator.
+
+    total = |mine ∪ with_room| = mine + with_room − (mine ∩ with_room). The "mine" counts walk only this
+    annotator's assignments and "with room" walks the partial claim index, stopping after
+    PROGRESS_COUNT_CAP items, so a page costs the same in a study of 1,200 items or 50,000 (counting
+    every item with a per-item EXISTS made it O(items): 100 ms a page at 50,000 items).
+    """
+    mine = Assignment.objects.filter(item__study=study, annotator=annotator).aggregate(
+        mine=Count("id"),
+        done=Count("id", filter=Q(completed_at__isnull=False)),
+        mine_with_room=Count("id", filter=Q(item__assigned_count__lt=F("item__capacity"))),
     )
-    return AnnotatorProgress(done=counts["done"], total=counts["total"])
+    with_room = (ComparisonItem.objects.filter(study=study, assigned_count__lt=F("capacity")).order_by().values("id")
+                 [:PROGRESS_COUNT_CAP + 1].count())
+    if with_room > PROGRESS_COUNT_CAP:
+        return AnnotatorProgress(done=mine["done"], total=mine["mine"] + PROGRESS_COUNT_CAP, total_is_lower_bound=True)
+    return AnnotatorProgress(done=mine["done"], total=mine["mine"] + with_room - mine["mine_with_room"])
 
 
 @dataclass
