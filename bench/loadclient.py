@@ -168,7 +168,7 @@ def run_load(*, host: str, port: int, annotators: list[str], password: str, stud
     results.extend(ClientResult() for _ in annotators)
     threads = [threading.Thread(target=run_annotator, args=(host, port, name, password, study, running, result, retry_backoff))
                for name, result in zip(annotators, results)]
-    started = time.perf_counter()
+    started, began = time.perf_counter(), time.monotonic()
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -187,4 +187,14 @@ def run_load(*, host: str, port: int, annotators: list[str], password: str, stud
         "submits_per_s": round(len(latencies) / elapsed, 1) if elapsed else 0,
         "p50_ms": round(1000 * statistics.median(latencies), 1) if latencies else None,
         "p95_ms": round(1000 * latencies[int(0.95 * (len(latencies) - 1))], 1) if latencies else None,
+        # Acknowledged verdicts per second in each minute: a server slowing as its tables grow shows here.
+        "acknowledged_per_s_by_minute": _per_minute([at - began for r in results for at in r.acknowledged_at], elapsed),
     }
+
+
+def _per_minute(offsets: list[float], elapsed: float) -> list[float]:
+    minutes = max(1, int(elapsed // 60))
+    counts = [0] * minutes
+    for offset in offsets:
+        counts[min(int(offset // 60), minutes - 1)] += 1
+    return [round(count / (60 if i < minutes - 1 else elapsed - 60 * (minutes - 1)), 1) for i, count in enumerate(counts)]
