@@ -35,7 +35,7 @@ def _run_list(request, *, form=None, import_form=None, import_errors=None, statu
     run_page = Paginator(
         GenerationRun.objects.select_related("model", "dataset").annotate(
             done=Count("responses"), errors=Count("responses", filter=~Q(responses__error=""))
-        ),
+        ).order_by("-created_at", "-id"),  # explicit: Meta.ordering does not apply to an aggregating query
         50,
     ).get_page(request.GET.get("page"))
     return render(request, "generation/run_list.html", {
