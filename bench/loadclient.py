@@ -80,19 +80,26 @@ class Session:
         return response.status, text
 
 
-def run_annotator(host, port, username, password, study, running, result: ClientResult, retry_backoff: float | None = None) -> None:
-    """`running()` says whether to go on (time left, not stopped)."""
+def run_annotator(host, port, username, password, study, running, result: ClientResult, retry_backoff: float | None = None,
+                  ready: threading.Barrier | None = None) -> None:
+    """`running()` says whether to go on (time left, not stopped). With `ready`, the annotator logs in and
+    opens the study, then waits there for the others, so the timed part is judging alone (a burst of
+    100 logins is PBKDF2 work, not judging)."""
     if retry_backoff is not None:
         return _run_annotator_retrying(host, port, username, password, study, running, result, retry_backoff)
     session = Session(host, port)
     try:
-        status, page = session.request("GET", "/accounts/login/")
-        token = CSRF.search(page).group(1)
-        status, _ = session.request("POST", "/accounts/login/", {"username": username, "password": password, "csrfmiddlewaretoken": token})
-        if status != 302:
-            result.fail(f"login {status}")
-            return
-        status, page = session.request("GET", f"/judge/{study}/", headers={"HX-Request": "true"})
+        try:
+            status, page = session.request("GET", "/accounts/login/")
+            token = CSRF.search(page).group(1)
+            status, _ = session.request("POST", "/accounts/login/", {"username": username, "password": password, "csrfmiddlewaretoken": token})
+            if status != 302:
+                result.fail(f"login {status}")
+                return
+            status, page = session.request("GET", f"/judge/{study}/", headers={"HX-Request": "true"})
+        finally:
+            if ready is not None:
+                ready.wait()
         while running():
             match = ITEM.search(page)
             if not match:
@@ -157,22 +164,34 @@ def run_load(*, host: str, port: int, annotators: list[str], password: str, stud
              retry_backoff: float | None = None, results: list[ClientResult] | None = None,
              stop: threading.Event | None = None) -> dict:
     """Run for `seconds`, or until `stop` is set. `results`, when given, receives each annotator's
-    ClientResult in `annotators` order, so a caller in another thread can watch them fill."""
-    deadline = time.monotonic() + seconds
+    ClientResult in `annotators` order, so a caller in another thread can watch them fill.
+
+    Without retries (the benchmarks) every annotator logs in first and the clock starts once all have:
+    the figures are judging alone. With retries (the fault tests) the clock starts at once."""
+    deadline = [time.monotonic() + seconds]
     stop = stop or threading.Event()
 
     def running() -> bool:
-        return time.monotonic() < deadline and not stop.is_set()
+        return time.monotonic() < deadline[0] and not stop.is_set()
 
     results = results if results is not None else []
     results.extend(ClientResult() for _ in annotators)
-    threads = [threading.Thread(target=run_annotator, args=(host, port, name, password, study, running, result, retry_backoff))
+    clock = {"started": time.perf_counter(), "began": time.monotonic()}
+
+    def start_clock() -> None:  # run by the barrier before it releases anyone
+        clock.update(started=time.perf_counter(), began=time.monotonic())
+        deadline[0] = time.monotonic() + seconds
+
+    ready = threading.Barrier(len(annotators) + 1, action=start_clock) if retry_backoff is None else None
+    threads = [threading.Thread(target=run_annotator, args=(host, port, name, password, study, running, result, retry_backoff, ready))
                for name, result in zip(annotators, results)]
-    started, began = time.perf_counter(), time.monotonic()
     for thread in threads:
         thread.start()
+    if ready is not None:
+        ready.wait()  # everyone is logged in and has an item on screen
     for thread in threads:
         thread.join()
+    started, began = clock["started"], clock["began"]
     elapsed = time.perf_counter() - started
     latencies = sorted(x for r in results for x in r.latencies)
     acknowledged = [item for r in results for item in r.acknowledged]
