@@ -90,7 +90,7 @@ def run_action(request, pk: int, action: str):
         try:
             run = runs.resubmit_run(run=run)
         except ValidationError as exc:
-            messages.error(request, "; ".join(message for errors in exc.message_dict.values() for message in errors))
+            messages.error(request, "; ".join(exc.messages))
         else:
             if run.job_id != ended_job:
                 messages.success(request, f"Resubmitted as job {run.job_id}; training resumes after the last checkpoint.")
@@ -112,7 +112,7 @@ def dev_responses(request, pk: int):
                 run=run, dataset=form.cleaned_data["dataset"], epochs=form.cleaned_data["epochs"], user=request.user
             )
         except ValidationError as exc:
-            messages.error(request, "; ".join(message for errors in exc.message_dict.values() for message in errors))
+            messages.error(request, "; ".join(exc.messages))
         else:
             messages.success(request, f"Generating dev responses for {len(started)} checkpoints.")
     else:
