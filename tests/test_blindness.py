@@ -89,7 +89,6 @@ class Crawl:
     secrets: set[str]
     ids: set[str]
     seen: set[str] = field(default_factory=set)
-    forms: list[tuple[str, dict]] = field(default_factory=list)
     pages: int = 0
     checked_values: int = 0
     leaks: list[str] = field(default_factory=list)
@@ -132,8 +131,6 @@ class Crawl:
                     self.check(f"{where} <{element.tag} {name}>", value)
                     if name in URL_ATTRIBUTES:
                         links.append(urljoin(url, value))
-                if element.tag == "form":
-                    self.forms.append((urljoin(url, element.get("action") or element.get("hx-post") or url), dict(element.form_values())))
         else:
             self.check(f"{where} body", body)
         return links

@@ -74,3 +74,25 @@ def wait_for_htmx(page, selector: str = "body") -> None:
         " return !!data && !!data.initHash && !document.querySelector('.htmx-request, .htmx-settling, .htmx-swapping'); }",
         arg=selector,
     )
+
+
+@pytest.fixture
+def open_judging(page, live_server, login, researcher, make_user):
+    """A one-baseline study for a new annotator, opened on its judging page: `open_judging(username, prompts)`."""
+    from tests.builders import pairwise_study
+
+    def do(username: str, prompts: int):
+        annotator = make_user("annotator", username=username)
+        study = pairwise_study(researcher=researcher, annotators=[annotator], prompts=prompts, baselines=("davinci-003",),
+                               agreement_subset=0)
+        login(page, username)
+        page.goto(f"{live_server.url}/judge/{study.public_id}/")
+        return study
+
+    return do
+
+
+def wait_for_next_item(page, previous: str) -> None:
+    """Until htmx has swapped in another item than `previous` (or the all-done message)."""
+    page.wait_for_function("(previous) => { const i = document.querySelector('input[name=item]'); return !i || i.value !== previous; }",
+                           arg=previous)

@@ -4,17 +4,13 @@ the keys work again, and pressing the key once more stores exactly one judgment.
 import pytest
 
 from annotation.models import Judgment
-from tests.builders import pairwise_study
-from tests.e2e.conftest import wait_for_htmx
+from tests.e2e.conftest import wait_for_htmx, wait_for_next_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_a_submit_lost_on_the_network_can_be_sent_again_by_keyboard(page, live_server, login, researcher, make_user):
-    annotator = make_user("annotator", username="crowd_offline")
-    study = pairwise_study(researcher=researcher, annotators=[annotator], prompts=2, baselines=("davinci-003",), agreement_subset=0)
-    login(page, "crowd_offline")
-    page.goto(f"{live_server.url}/judge/{study.public_id}/")
+def test_a_submit_lost_on_the_network_can_be_sent_again_by_keyboard(page, open_judging):
+    open_judging("crowd_offline", prompts=2)
     wait_for_htmx(page, "#judge-form")
     item = page.locator('input[name="item"]').input_value()
 
@@ -37,8 +33,7 @@ def test_a_submit_lost_on_the_network_can_be_sent_again_by_keyboard(page, live_s
     assert Judgment.objects.count() == 0
 
     page.keyboard.press("1")  # the keyboard is not stuck on the failed request
-    page.wait_for_function("(previous) => { const i = document.querySelector('input[name=item]'); return !i || i.value !== previous; }",
-                           arg=item)
+    wait_for_next_item(page, item)
     assert page.locator("#judge-notice").inner_text() == "Saved."
     assert page.locator("#judge-error").count() == 0
     judgments = list(Judgment.objects.select_related("item"))
@@ -46,7 +41,7 @@ def test_a_submit_lost_on_the_network_can_be_sent_again_by_keyboard(page, live_s
     assert "1 / 2 done" in page.locator(".progress-line").inner_text()
 
 
-def test_a_503_shows_the_servers_own_words(page, live_server, login, researcher, make_user, rf):
+def test_a_503_shows_the_servers_own_words(page, open_judging, rf):
     """The page shows what the database-unavailable answer says, e.g. that the verdict *was* saved.
 
     The 503 body is the middleware's real answer to a real OperationalError; only its delivery is
@@ -59,10 +54,7 @@ def test_a_503_shows_the_servers_own_words(page, live_server, login, researcher,
     request = rf.post("/judge/x/submit/", HTTP_HX_REQUEST="true")
     request.lima_action_saved = True
     answer = DatabaseUnavailableMiddleware(lambda r: None).process_exception(request, OperationalError("gone"))
-    annotator = make_user("annotator", username="crowd_503")
-    study = pairwise_study(researcher=researcher, annotators=[annotator], prompts=2, baselines=("davinci-003",), agreement_subset=0)
-    login(page, "crowd_503")
-    page.goto(f"{live_server.url}/judge/{study.public_id}/")
+    open_judging("crowd_503", prompts=2)
     wait_for_htmx(page, "#judge-form")
     page.route("**/submit/", lambda route: route.fulfill(status=503, body=answer.content, headers={"Retry-After": "5"},
                                                         content_type="text/html"))

@@ -3,16 +3,13 @@
 import pytest
 
 from annotation.models import Judgment, Verdict
-from tests.builders import pairwise_study
+from tests.e2e.conftest import wait_for_next_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
-def test_annotator_judges_three_items_by_keyboard(page, live_server, login, researcher, make_user):
-    annotator = make_user("annotator", username="crowd_e2e")
-    study = pairwise_study(researcher=researcher, annotators=[annotator], prompts=3, baselines=("davinci-003",), agreement_subset=0)
-    login(page, "crowd_e2e")
-    page.goto(f"{live_server.url}/judge/{study.public_id}/")
+def test_annotator_judges_three_items_by_keyboard(page, open_judging):
+    open_judging("crowd_e2e", prompts=3)
     keys = ["1", "2", "3"]
     shown = []
     for key in keys:
@@ -20,8 +17,7 @@ def test_annotator_judges_three_items_by_keyboard(page, live_server, login, rese
         shown.append(page.locator('input[name="item"]').input_value())
         assert "davinci" not in page.content().lower()
         page.keyboard.press(key)
-        page.wait_for_function("(previous) => { const i = document.querySelector('input[name=item]'); return !i || i.value !== previous; }",
-                               arg=shown[-1])
+        wait_for_next_item(page, shown[-1])
         assert page.locator("#judge-notice").inner_text() == "Saved."  # swapped in by htmx, no page load
     page.wait_for_selector("#all-done")
     assert "3 / 3 done" in page.locator(".progress-line").inner_text()
