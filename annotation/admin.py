@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from annotation.models import AuthorProfile, Dataset, Example, ExampleRevision, Quota, Turn
+from annotation.models import AuthorProfile, Example, ExampleRevision, Quota, Turn
 
 
 class TurnInline(admin.TabularInline):
@@ -26,12 +26,6 @@ class ExampleRevisionAdmin(admin.ModelAdmin):
 @admin.register(Quota)
 class QuotaAdmin(admin.ModelAdmin):
     list_display = ("split", "source", "flag", "target")
-
-
-@admin.register(Dataset)
-class DatasetAdmin(admin.ModelAdmin):
-    list_display = ("name", "split", "row_count", "content_hash", "created_at")
-    readonly_fields = ("content_hash", "row_count")
 
 
 admin.site.register(AuthorProfile)

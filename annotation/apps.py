@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class AnnotationConfig(AppConfig):
     name = "annotation"
-    verbose_name = "Examples and judgments"
+    verbose_name = "Examples, review and curation"

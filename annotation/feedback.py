@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from annotation.rendering import render_markdown
 from annotation.services.examples import TurnInput
 from annotation.style import StyleWarning, check_style
-from generation.tokens import TokenizerMissing, count_tokens
+from tokenization.tokens import TokenizerMissing, count_tokens
 
 
 @dataclass

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator
 
 from django.conf import settings
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Substr
 
-from annotation import lima_format, paper
+from annotation import paper
 from annotation.models import AuthorProfile, Example, Quota, Status, Turn
 from lima_site.roles import AUTHOR, RESEARCHER, can, user_roles
 
@@ -173,21 +172,6 @@ def quota_dashboard() -> QuotaDashboard:
     statuses = (Status.CANDIDATE, Status.DRAFT, Status.SUBMITTED, Status.APPROVED, Status.REJECTED)
     return QuotaDashboard(cells=cells, unplanned=unplanned, statuses=statuses)
 
-
-
-def dataset_jsonl_lines(dataset) -> Iterator[str]:
-    """The snapshot as GAIR/lima JSONL, streamed row by row (constant memory)."""
-    rows = dataset.rows.order_by("position").values_list("conversations", "source")
-    for conversations, source in rows.iterator(chunk_size=500):
-        yield lima_format.dumps_jsonl_row(conversations=conversations, source=source)
-
-
-def dataset_csv_lines(dataset) -> Iterator[str]:
-    """The snapshot as CSV (turn_1..turn_N columns); two streamed passes, the first only sizes the header."""
-    rows = dataset.rows.order_by("position").values_list("is_refusal", "source", "conversations")
-    max_turns = max((len(conversations) for _, _, conversations in rows.iterator(chunk_size=500)), default=1)
-    records = ((dataset.split, source, refusal, conversations) for refusal, source, conversations in rows.iterator(chunk_size=500))
-    return lima_format.csv_lines(records, max_turns)
 
 
 def candidate_queue(*, source: str = "", community: str = "") -> QuerySet[Example]:

@@ -12,12 +12,3 @@ def run_import_job(job_id: int) -> str:
     """A re-delivered task finds the job finished and does nothing; a retried one re-runs the import,
     which creates only what is missing (candidates are matched on their source key)."""
     return curation.run_import_job(job_id=job_id).state
-
-
-@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError, InterfaceError),
-             retry_backoff=True, max_retries=10)
-def llm_judge_chunk(judge_run_id: int, item_ids: list[int]) -> int:
-    """Idempotent: answers already stored per (item, order) are not asked again."""
-    from annotation.services import llm_judge
-
-    return llm_judge.judge_items(judge_run_id=judge_run_id, item_ids=item_ids)

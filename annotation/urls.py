@@ -1,6 +1,8 @@
-from django.urls import path, re_path
+"""Authoring, review, quotas and curation."""
 
-from annotation.views import authoring, curation, dashboard, datasets, judging, results, review, studies
+from django.urls import path
+
+from annotation.views import authoring, curation, dashboard, review
 
 app_name = "annotation"
 
@@ -18,36 +20,10 @@ urlpatterns = [
     path("review/<int:pk>/", review.review_decide, name="review_decide"),
     path("quotas/", dashboard.dashboard, name="dashboard"),
     path("quotas/<int:pk>/", dashboard.quota_update, name="quota_update"),
-    path("datasets/", datasets.dataset_list, name="dataset_list"),
-    path("datasets/import/", datasets.dataset_import, name="dataset_import"),
-    path("datasets/freeze/", datasets.dataset_freeze, name="dataset_freeze"),
-    path("datasets/<int:pk>/", datasets.dataset_detail, name="dataset_detail"),
-    re_path(r"^datasets/(?P<pk>[0-9]+)/export\.(?P<fmt>jsonl|csv)$", datasets.dataset_export, name="dataset_export"),
-    path("datasets/<int:pk>/attribution.csv", curation.dataset_attribution, name="dataset_attribution"),
     path("curation/", curation.candidate_review, name="candidate_review"),
     path("curation/<int:pk>/decide/", curation.candidate_decide, name="candidate_decide"),
     path("curation/<int:pk>/dialogue/", curation.candidate_dialogue, name="candidate_dialogue"),
     path("curation/imports/", curation.import_list, name="import_list"),
     path("curation/imports/start/", curation.import_start, name="import_start"),
     path("curation/imports/<int:pk>/", curation.import_job, name="import_job"),
-    path("judge/", judging.judge_home, name="judge_home"),
-    path("judge/<uuid:study_id>/", judging.judge, name="judge"),
-    path("judge/<uuid:study_id>/submit/", judging.judge_submit, name="judge_submit"),
-    path("judge/<uuid:study_id>/undo/", judging.judge_undo, name="judge_undo"),
-    path("studies/", studies.study_list, name="study_list"),
-    path("studies/<int:pk>/", studies.study_detail, name="study_detail"),
-    re_path(r"^studies/(?P<pk>[0-9]+)/(?P<action>open|close)/$", studies.study_state, name="study_state"),
-    path("studies/<int:pk>/llm-judge/", studies.study_llm_judge, name="study_llm_judge"),
-    path("studies/<int:pk>/scrubbed/", studies.study_scrubbed, name="study_scrubbed"),
-    path("studies/<int:pk>/results/", studies.study_results, name="study_results"),
-    re_path(r"^studies/(?P<pk>[0-9]+)/charts/(?P<name>outcomes|agreement|ratings)\.(?P<fmt>svg|png)$", studies.study_chart, name="study_chart"),
-    # Exports, reports and external judgment sets (annotation/views/results.py).
-    re_path(r"^studies/(?P<pk>[0-9]+)/export/(?P<kind>judgments|items|responses|ratings)\.(?P<fmt>csv|jsonl)$", results.study_export,
-            name="study_export"),
-    re_path(r"^studies/(?P<pk>[0-9]+)/report\.(?P<fmt>json|md)$", results.study_report, name="study_report"),
-    path("external-judgments/", results.external_list, name="external_list"),
-    path("external-judgments/<int:pk>/", results.external_results, name="external_results"),
-    re_path(r"^external-judgments/(?P<pk>[0-9]+)/charts/(?P<name>outcomes|agreement)\.(?P<fmt>svg|png)$", results.external_chart,
-            name="external_chart"),
-    re_path(r"^external-judgments/(?P<pk>[0-9]+)/report\.(?P<fmt>json|md)$", results.external_report, name="external_report"),
 ]

@@ -60,7 +60,7 @@ def run() -> dict:
     for _ in range(3):
         started = time.perf_counter()
         response = clients["researcher"].post(
-            reverse("annotation:dataset_import"),
+            reverse("datasets:dataset_import"),
             {"file": SimpleUploadedFile("lima.jsonl", payload), "default_split": "auto", "status": "approved"},
         )
         durations.append(time.perf_counter() - started)

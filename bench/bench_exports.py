@@ -8,7 +8,7 @@ the minutes a million ORM objects would.
 The export is measured in fresh subprocesses, so peak RSS (VmHWM from /proc/self/status) is the
 export's alone and not this process's data generation:
 
-- `exporter`: a process that only sets Django up and runs `annotation.exports` (the code behind
+- `exporter`: a process that only sets Django up and runs `annotation.evaluation.exports` (the code behind
   the export views) into /dev/null: the streaming code's own footprint.
 - `web_view`: the export view itself, called the way a web worker serves it, in a process that has
   loaded the whole URL configuration (the statistics stack, matplotlib, DRF): what a worker's
@@ -44,7 +44,8 @@ def build_study() -> int:
     from django.contrib.auth import get_user_model
     from django.db import connection, transaction
 
-    from annotation.models import ComparisonItem, Dataset, DatasetRow, Judgment, Study
+    from annotation.datasets.models import Dataset, DatasetRow
+    from annotation.evaluation.models import ComparisonItem, Judgment, Study
     from generation.models import GenerationRun, ModelSpec, Response, RunStatus
 
     with transaction.atomic():
@@ -102,8 +103,8 @@ def child(mode: str, study_pk: int) -> None:
     import django
 
     django.setup()
-    from annotation import exports
-    from annotation.models import Study
+    from annotation.evaluation import exports
+    from annotation.evaluation.models import Study
 
     if mode == "web_view":
         from django.contrib.auth import get_user_model
@@ -113,7 +114,7 @@ def child(mode: str, study_pk: int) -> None:
         import lima_site.urls  # noqa: F401  (a worker has loaded every view, as the first request does)
 
         user = get_user_model().objects.get(username="bench-researcher")
-        path = reverse("annotation:study_export", args=[study_pk, "judgments", "csv"])
+        path = reverse("evaluation:study_export", args=[study_pk, "judgments", "csv"])
         request = RequestFactory().get(path)
         request.user = user
         match = resolve(path)
@@ -160,7 +161,7 @@ def run() -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from annotation.models import Judgment
+    from annotation.evaluation.models import Judgment
 
     started = time.perf_counter()
     study_pk = build_study()

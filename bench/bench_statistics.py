@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from annotation.statistics import (
+from annotation.evaluation.stats import (
     JudgmentTable,
     OrderedVerdict,
     PairwiseJudgment,

@@ -5,7 +5,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
 
-from annotation.models import Dataset
+from annotation.datasets.models import Dataset
 from generation.models import GenerationRun, ModelSpec
 from generation.services import runs
 from lima_site.api import capability_permission

@@ -1,6 +1,6 @@
 from django import forms
 
-from annotation.models import Dataset
+from annotation.datasets.models import Dataset
 from generation.models import Backend, ModelSpec
 
 

@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Iterable
 
-from generation.chat import BOS_TOKEN, CHAT_TEMPLATE, EOS_TOKEN, EOT_TOKEN, PAD_TOKEN, SPECIAL_TOKENS, UNK_TOKEN
+from tokenization.chat import BOS_TOKEN, CHAT_TEMPLATE, EOS_TOKEN, EOT_TOKEN, PAD_TOKEN, SPECIAL_TOKENS, UNK_TOKEN
 
 TINY_CONFIG = {
     "hidden_size": 64,

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from generation.chat import CHAT_TEMPLATE
+from tokenization.chat import CHAT_TEMPLATE
 from generation.decoding import LIMA_DECODING, Decoding
 
 
@@ -41,6 +41,11 @@ class ModelSpec(models.Model):
 
     class Meta:
         ordering = ["name"]
+
+    @property
+    def queue(self) -> str:
+        """The Celery queue whose workers can run this model: vLLM needs a GPU worker (the `gpu` queue)."""
+        return "gpu" if self.backend == Backend.VLLM else "celery"
 
     def __str__(self) -> str:
         return self.name
@@ -79,7 +84,7 @@ class GenerationRun(models.Model):
     """One answer per prompt of a frozen snapshot, from one model with fixed decoding and seed."""
 
     model = models.ForeignKey(ModelSpec, on_delete=models.PROTECT, related_name="runs")
-    dataset = models.ForeignKey("annotation.Dataset", on_delete=models.PROTECT, related_name="generation_runs")
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.PROTECT, related_name="generation_runs")
     decoding = models.JSONField()
     seed = models.IntegerField(default=0)
     chunk_size = models.PositiveIntegerField(default=16)
@@ -106,7 +111,7 @@ class Response(models.Model):
     """A model's answer to one snapshot row. Unique per (run, row): a retried chunk cannot duplicate it."""
 
     run = models.ForeignKey(GenerationRun, on_delete=models.CASCADE, related_name="responses")
-    row = models.ForeignKey("annotation.DatasetRow", on_delete=models.PROTECT, related_name="responses")
+    row = models.ForeignKey("datasets.DatasetRow", on_delete=models.PROTECT, related_name="responses")
     text = models.TextField(blank=True)
     error = models.TextField(blank=True, help_text="Why this response failed; empty when it succeeded.")
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)

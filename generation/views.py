@@ -9,8 +9,8 @@ from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.lima_format import FormatError
-from annotation.models import DatasetRow
+from annotation.datasets.lima_format import FormatError
+from annotation.datasets.models import DatasetRow
 from generation.forms import ImportResponsesForm, ModelSpecForm, RunForm
 from generation.models import GenerationRun, ModelSpec, Response
 from generation.services import imported, runs

@@ -87,13 +87,13 @@ NAVIGATION = (
     NavEntry("My examples", "annotation:example_list", "author_examples"),
     NavEntry("Review", "annotation:review_queue", "review_examples"),
     NavEntry("Quotas", "annotation:dashboard", "view_quotas"),
-    NavEntry("Datasets", "annotation:dataset_list", "manage_datasets"),
+    NavEntry("Datasets", "datasets:dataset_list", "manage_datasets"),
     NavEntry("Models", "generation:model_list", "generate"),
     NavEntry("Generation", "generation:run_list", "generate"),
     NavEntry("Curation", "annotation:candidate_review", "curate_candidates"),
     NavEntry("Training", "training:run_list", "train"),
-    NavEntry("Judging", "annotation:judge_home", "judge"),
-    NavEntry("Studies", "annotation:study_list", "manage_studies"),
+    NavEntry("Judging", "evaluation:judge_home", "judge"),
+    NavEntry("Studies", "evaluation:study_list", "manage_studies"),
 )
 
 

@@ -42,7 +42,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "annotation",
+    "annotation.datasets",
     "generation",
+    "annotation.evaluation",
     "training",
     "lima_site",
 ]

@@ -11,6 +11,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(("lima_site.api_urls", "api"))),
     path("", include("annotation.urls")),
+    path("", include("annotation.datasets.urls")),
+    path("", include("annotation.evaluation.urls")),
     path("", include("generation.urls")),
     path("", include("training.urls")),
 ]

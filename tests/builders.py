@@ -6,8 +6,8 @@ import json
 
 from annotation.models import Example, Status
 from annotation.services.examples import TurnInput, create_example
-from annotation.services.datasets import import_examples
-from annotation.lima_format import ParsedRow
+from annotation.datasets.services import import_examples
+from annotation.datasets.lima_format import ParsedRow
 
 
 def example(*, user, split="train", source="authored", status=Status.DRAFT, turns=("A prompt?", "A response."), **fields) -> Example:
@@ -59,7 +59,7 @@ def lima_1330_lines() -> list[str]:
 
 def prompt_snapshot(*, user, n: int, name: str = "test-prompts", prompts: list[list[str]] | None = None):
     """A frozen test-split snapshot of n prompts (or the given conversations)."""
-    from annotation.services.datasets import freeze_dataset
+    from annotation.datasets.services import freeze_dataset
 
     conversations = prompts or [[f"Test prompt number {i}: what should a visitor know?"] for i in range(n)]
     rows = [ParsedRow(line=i + 1, split="test", source="authored", conversations=c) for i, c in enumerate(conversations)]
@@ -90,8 +90,8 @@ def completed_run(*, dataset, model_name: str, text=lambda row: f"Answer to {row
 
 def pairwise_study(*, researcher, annotators, prompts: int = 10, baselines=("alpaca-65b", "davinci-003"), overlap: int = 1,
                    agreement_subset: int = 2, open_it: bool = True, kind: str = "pairwise", name: str = "study"):
-    from annotation.models import Study
-    from annotation.services.judging import open_study
+    from annotation.evaluation.models import Study
+    from annotation.evaluation.services.judging import open_study
 
     dataset = prompt_snapshot(user=researcher, n=prompts, name=f"{name}-prompts")
     target = completed_run(dataset=dataset, model_name="lima-65b", text=lambda row: f"Primary answer to prompt {row.position}.")

@@ -12,11 +12,11 @@ import io
 import tempfile
 from pathlib import Path
 
-from annotation import lima_format
+from annotation.datasets import lima_format
 from annotation.importers import natural_instructions, reddit, stackexchange, wikihow
 from annotation.importers.batch import InputError
-from annotation.judgment_import import parse_judgments
-from annotation.lima_format import FormatError
+from annotation.evaluation.judgment_import import parse_judgments
+from annotation.datasets.lima_format import FormatError
 
 
 def _located(error: FormatError) -> None:

@@ -57,7 +57,7 @@ def test_starting_a_run_through_the_api_applies_lima_decoding(api, researcher):
 def test_annotators_judge_through_the_api_blind_and_idempotently(researcher, make_user):
     import re
 
-    from annotation.models import Judgment
+    from annotation.evaluation.models import Judgment
     from tests.builders import pairwise_study
 
     annotator = make_user("annotator", username="api_crowd")

@@ -4,13 +4,13 @@ import pytest
 from django.apps import apps
 from django.core.management import call_command
 
-from annotation.services import judging
+from annotation.evaluation.services import judging
 from tests.builders import pairwise_study
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MODELS = ["auth.User", "auth.Group", "annotation.Example", "annotation.Turn", "annotation.ExampleRevision", "annotation.Quota",
-          "annotation.Dataset", "annotation.DatasetRow", "annotation.Study", "annotation.ComparisonItem", "annotation.Assignment",
+          "datasets.Dataset", "datasets.DatasetRow", "annotation.Study", "annotation.ComparisonItem", "annotation.Assignment",
           "annotation.Judgment", "generation.ModelSpec", "generation.GenerationRun", "generation.Response"]
 
 

@@ -22,8 +22,9 @@ import pytest
 from django.db import connection
 from django.urls import reverse
 
-from annotation.models import Judgment, Rating, Status
-from annotation.services import judging
+from annotation.models import Status
+from annotation.evaluation.models import Judgment, Rating
+from annotation.evaluation.services import judging
 from generation.models import GenerationRun, ModelSpec, Response
 from tests.builders import example, pairwise_study
 
@@ -170,14 +171,14 @@ def crawl_as_annotator(client, world) -> Crawl:
     me = world["me"]
     client.force_login(me)
     crawl = Crawl(client=client, secrets=world["secrets"], ids=world["ids"])
-    starts = ["/", reverse("annotation:judge_home"), "/api/", "/api/schema/"]
+    starts = ["/", reverse("evaluation:judge_home"), "/api/", "/api/schema/"]
     for study in world["studies"]:
-        starts += [reverse("annotation:judge", args=[study.public_id]), reverse("api:judging", args=[study.public_id])]
+        starts += [reverse("evaluation:judge", args=[study.public_id]), reverse("api:judging", args=[study.public_id])]
     crawl.follow(starts)
 
     # Judge everything through the page's own forms, as the keyboard does; undo once; use the API for some items.
     for study in world["studies"]:
-        judge_url = reverse("annotation:judge", args=[study.public_id])
+        judge_url = reverse("evaluation:judge", args=[study.public_id])
         choices = ("a", "b", "tie") if study.kind == "pairwise" else ("fail", "pass", "excellent")
         submitted = 0
         while True:
@@ -186,10 +187,10 @@ def crawl_as_annotator(client, world) -> Crawl:
             if not match:
                 break
             form = {"item": match.group(1), "choice": choices[submitted % 3], "reason": "my own reason"}
-            response, _, _ = crawl.fetch("post", reverse("annotation:judge_submit", args=[study.public_id]), form, HTTP_HX_REQUEST="true")
+            response, _, _ = crawl.fetch("post", reverse("evaluation:judge_submit", args=[study.public_id]), form, HTTP_HX_REQUEST="true")
             assert response.status_code == 200
             if submitted == 0:
-                crawl.fetch("post", reverse("annotation:judge_undo", args=[study.public_id]), HTTP_HX_REQUEST="true")
+                crawl.fetch("post", reverse("evaluation:judge_undo", args=[study.public_id]), HTTP_HX_REQUEST="true")
             submitted += 1
             api = reverse("api:judging", args=[study.public_id])
             response, body, _ = crawl.fetch("get", api)
@@ -206,7 +207,7 @@ def test_an_annotator_can_reach_nothing_that_names_a_model_run_response_or_file(
     assert not crawl.leaks, "\n".join(crawl.leaks[:20])
     # The crawl really went places and really read what it could have leaked.
     assert crawl.pages >= 30 and crawl.checked_values >= 2000, (crawl.pages, crawl.checked_values)
-    assert {"/", reverse("annotation:judge_home"), "/api/"} <= crawl.seen
+    assert {"/", reverse("evaluation:judge_home"), "/api/"} <= crawl.seen
     assert Judgment.objects.filter(annotator=me).count() + Rating.objects.filter(annotator=me).count() == sum(
         s.items.filter(assignments__annotator=me).count() for s in world["studies"])
     print(f"blindness crawl: {crawl.pages} responses, {len(crawl.seen)} URLs, {crawl.checked_values} values checked")
@@ -232,24 +233,24 @@ def test_an_annotator_cannot_judge_or_read_items_that_are_not_theirs(client, wor
     assert theirs is not None
     client.force_login(me)
     before = Judgment.objects.count()
-    page = client.post(reverse("annotation:judge_submit", args=[pairwise.public_id]),
+    page = client.post(reverse("evaluation:judge_submit", args=[pairwise.public_id]),
                        {"item": str(theirs.public_id), "choice": "b"}, HTTP_HX_REQUEST="true")
     assert page.status_code == 409 and "not assigned" in page.content.decode().lower()
     api = client.post(reverse("api:judging", args=[pairwise.public_id]), {"item": str(theirs.public_id), "choice": "b"})
     assert api.status_code == 403
     assert Judgment.objects.count() == before
     # Undo takes back only one's own verdict: the neighbour's stay.
-    client.post(reverse("annotation:judge_undo", args=[pairwise.public_id]), HTTP_HX_REQUEST="true")
+    client.post(reverse("evaluation:judge_undo", args=[pairwise.public_id]), HTTP_HX_REQUEST="true")
     assert Judgment.objects.filter(annotator=other).count() == pairwise.items.filter(assignments__annotator=other).count()
     # A study one is not in: the page, the API and a submit are refused, and its title is not shown anywhere.
     hidden = world["hidden"]
-    for response in (client.get(reverse("annotation:judge", args=[hidden.public_id])),
+    for response in (client.get(reverse("evaluation:judge", args=[hidden.public_id])),
                      client.get(reverse("api:judging", args=[hidden.public_id])),
-                     client.post(reverse("annotation:judge_submit", args=[hidden.public_id]),
+                     client.post(reverse("evaluation:judge_submit", args=[hidden.public_id]),
                                  {"item": str(hidden.items.first().public_id), "choice": "a"})):
         assert response.status_code in (403, 409), response.status_code
         assert "zq-" not in response.content.decode()
-    assert "Another study" not in client.get(reverse("annotation:judge_home")).content.decode()
+    assert "Another study" not in client.get(reverse("evaluation:judge_home")).content.decode()
     assert not Judgment.objects.filter(item__study=hidden).exists()
 
 

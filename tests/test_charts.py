@@ -8,8 +8,8 @@ import xml.etree.ElementTree as ElementTree
 import pytest
 from PIL import Image
 
-from annotation import charts
-from annotation.statistics import PairwiseJudgment, Rating, agreement, rating_distribution, statistics_report, win_rates
+from annotation.evaluation import charts
+from annotation.evaluation.stats import PairwiseJudgment, Rating, agreement, rating_distribution, statistics_report, win_rates
 
 FIGURE_1 = {"Alpaca 65B": (53, 21, 26), "GPT-4": (18, 25, 57)}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

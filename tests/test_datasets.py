@@ -7,8 +7,9 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from annotation.models import Dataset, Example, ExampleRevision, Status, Turn
-from annotation.services.datasets import freeze_dataset
+from annotation.models import Example, ExampleRevision, Status, Turn
+from annotation.datasets.models import Dataset
+from annotation.datasets.services import freeze_dataset
 from tests.builders import TABLE_1_MIX, example, lima_1330_lines
 
 pytestmark = pytest.mark.django_db
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 def upload(client, lines, name="lima.jsonl", **fields):
     data = ("\n".join(lines) + "\n").encode()
-    return client.post(reverse("annotation:dataset_import"),
+    return client.post(reverse("datasets:dataset_import"),
                        {"file": SimpleUploadedFile(name, data), "default_split": "auto", "status": "approved", **fields})
 
 
@@ -54,7 +55,7 @@ def test_a_failure_inside_the_database_write_leaves_nothing(client, researcher):
     client.force_login(researcher)
     lines = lima_1330_lines()
     lines[1200] = json.dumps({"conversations": ["Q?", "A."], "source": "wikihow", "title": "t" * 150})
-    from annotation.services import datasets
+    from annotation.datasets import services as datasets
 
     rows = datasets.parse_upload(io.BytesIO(("\n".join(lines)).encode()), filename="x.jsonl", default_split="auto")
     rows[1200].split = "holdout"  # bypasses parsing; the database's check constraint rejects it
@@ -66,11 +67,11 @@ def test_a_failure_inside_the_database_write_leaves_nothing(client, researcher):
 def test_csv_import_and_wrong_extension(client, researcher):
     client.force_login(researcher)
     csv_text = "source,split,is_refusal,turn_1,turn_2\nwikihow,train,false,How to knit?,\"Start with a cast-on.\"\n"
-    response = client.post(reverse("annotation:dataset_import"),
+    response = client.post(reverse("datasets:dataset_import"),
                            {"file": SimpleUploadedFile("x.csv", csv_text.encode()), "default_split": "auto", "status": "submitted"})
     assert response.status_code == 302
     assert Example.objects.get().status == Status.SUBMITTED
-    response = client.post(reverse("annotation:dataset_import"),
+    response = client.post(reverse("datasets:dataset_import"),
                            {"file": SimpleUploadedFile("x.txt", b"hello"), "default_split": "auto", "status": "approved"})
     assert response.status_code == 422 and "expected a .jsonl or .csv file" in response.content.decode()
 
@@ -83,16 +84,16 @@ def test_freeze_is_content_hashed_immutable_and_round_trips_through_export(clien
     again = freeze_dataset(name="lima-train-v1-copy", split="train", user=researcher)
     assert again.content_hash == dataset.content_hash
     Turn.objects.filter(example__split="train", position=1).update(text="changed later")
-    exported = b"".join(client.get(reverse("annotation:dataset_export", args=[dataset.pk, "jsonl"])).streaming_content)
+    exported = b"".join(client.get(reverse("datasets:dataset_export", args=[dataset.pk, "jsonl"])).streaming_content)
     rows = [json.loads(line) for line in exported.decode().splitlines()]
     assert len(rows) == 1030 and rows[0]["conversations"][1] != "changed later"
     import hashlib
     assert hashlib.sha256(exported).hexdigest() == dataset.content_hash
-    csv_export = b"".join(client.get(reverse("annotation:dataset_export", args=[dataset.pk, "csv"])).streaming_content).decode()
+    csv_export = b"".join(client.get(reverse("datasets:dataset_export", args=[dataset.pk, "csv"])).streaming_content).decode()
     assert csv_export.splitlines()[0] == "split,source,is_refusal,turn_1,turn_2,turn_3,turn_4"
     # The export re-imports cleanly: the format is its own round trip.
     Example.objects.all().delete()
-    response = client.post(reverse("annotation:dataset_import"),
+    response = client.post(reverse("datasets:dataset_import"),
                            {"file": SimpleUploadedFile("again.jsonl", exported), "default_split": "train", "status": "approved"})
     assert response.status_code == 302 and Example.objects.count() == 1030
 

@@ -15,12 +15,12 @@ from django.http import StreamingHttpResponse
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from annotation import exports, statistics
-from annotation.judgment_import import parse_judgments
-from annotation.models import ComparisonItem, Judgment
-from annotation.selectors_results import study_report
-from annotation.services import judging
-from annotation.services.llm_judge import judge_user_for
+from annotation.evaluation import exports, stats
+from annotation.evaluation.judgment_import import parse_judgments
+from annotation.evaluation.models import ComparisonItem, Judgment
+from annotation.evaluation.selectors import study_report
+from annotation.evaluation.services import judging
+from annotation.evaluation.services.llm_judge import judge_user_for
 from generation.models import ModelSpec, Response
 from tests.builders import pairwise_study
 
@@ -60,7 +60,7 @@ def judged_study(researcher, make_user, *, prompts: int = 8, name: str = "study"
 
 
 def download(client, study, kind: str, fmt: str, *, identities: bool = False):
-    url = reverse("annotation:study_export", args=[study.pk, kind, fmt]) + ("?identities=1" if identities else "")
+    url = reverse("evaluation:study_export", args=[study.pk, kind, fmt]) + ("?identities=1" if identities else "")
     response = client.get(url)
     assert response.status_code == 200, response
     return response, b"".join(response.streaming_content).decode()
@@ -211,13 +211,13 @@ def test_ratings_export_of_an_absolute_study(client, researcher, make_user):
 def test_report_downloads_as_json_and_markdown(client, researcher, make_user):
     study, _ = judged_study(researcher, make_user, prompts=6)
     client.force_login(researcher)
-    as_json = client.get(reverse("annotation:study_report", args=[study.pk, "json"]))
+    as_json = client.get(reverse("evaluation:study_report", args=[study.pk, "json"]))
     assert as_json["Content-Type"] == "application/json"
     report = as_json.json()
     assert report == json.loads(json.dumps(statistics.report_as_dict(study_report(study))))
     assert {row["baseline"] for row in report["human"]} == {"alpaca-65b", "davinci-003"}
 
-    markdown = client.get(reverse("annotation:study_report", args=[study.pk, "md"])).content.decode()
+    markdown = client.get(reverse("evaluation:study_report", args=[study.pk, "md"])).content.decode()
     assert markdown.startswith("# Results of study")
     for heading in ("Preference of human annotators (LIMA Figure 1)", "Preference of the LLM judge", "Agreement between annotator groups",
                     "Absolute ratings", "Position bias", "Length bias", "Annotators"):
@@ -236,19 +236,19 @@ def test_markdown_report_keeps_odd_names_inside_their_cells():
 def test_results_page_links_the_exports(client, researcher, make_user):
     study, _ = judged_study(researcher, make_user, prompts=2, with_llm=False)
     client.force_login(researcher)
-    page = client.get(reverse("annotation:study_results", args=[study.pk])).content.decode()
+    page = client.get(reverse("evaluation:study_results", args=[study.pk])).content.decode()
     for kind in exports.KINDS:
-        assert reverse("annotation:study_export", args=[study.pk, kind, "csv"]) in page
-    assert reverse("annotation:study_report", args=[study.pk, "md"]) in page and "identities=1" in page
+        assert reverse("evaluation:study_export", args=[study.pk, kind, "csv"]) in page
+    assert reverse("evaluation:study_report", args=[study.pk, "md"]) in page and "identities=1" in page
 
 
 def test_exports_are_for_researchers_only(client, researcher, make_user):
     study, people = judged_study(researcher, make_user, prompts=2, with_llm=False)
-    url = reverse("annotation:study_export", args=[study.pk, "judgments", "csv"])
+    url = reverse("evaluation:study_export", args=[study.pk, "judgments", "csv"])
     assert client.get(url).status_code == 302  # to the login page
     client.force_login(people[0])
     assert client.get(url).status_code == 403
-    assert client.get(reverse("annotation:study_report", args=[study.pk, "json"])).status_code == 403
+    assert client.get(reverse("evaluation:study_report", args=[study.pk, "json"])).status_code == 403
 
 
 def test_postgres_formatted_judgments_csv_matches_the_python_writer(researcher, make_user):

@@ -14,10 +14,10 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from annotation.lima_format import FormatError
-from annotation.models import ExternalJudgment, ExternalJudgmentSet
-from annotation.selectors_external import external_report
-from annotation.services.external_judgments import import_external_judgments
+from annotation.datasets.lima_format import FormatError
+from annotation.evaluation.models import ExternalJudgment, ExternalJudgmentSet
+from annotation.evaluation.selectors import external_report
+from annotation.evaluation.services.external_judgments import import_external_judgments
 from tests.builders import pairwise_study
 
 pytestmark = pytest.mark.django_db
@@ -70,35 +70,35 @@ def test_a_bad_row_saves_nothing_and_names_its_line(researcher):
 
 def test_upload_page_imports_and_shows_results(client, researcher):
     client.force_login(researcher)
-    assert client.get(reverse("annotation:external_list")).status_code == 200
-    response = client.post(reverse("annotation:external_list"), {"name": "paper crowd", "file": upload("crowd.csv", GOOD_CSV), "seed": 3})
+    assert client.get(reverse("evaluation:external_list")).status_code == 200
+    response = client.post(reverse("evaluation:external_list"), {"name": "paper crowd", "file": upload("crowd.csv", GOOD_CSV), "seed": 3})
     judgment_set = ExternalJudgmentSet.objects.get()
-    assert response.status_code == 302 and response["Location"] == reverse("annotation:external_results", args=[judgment_set.pk])
+    assert response.status_code == 302 and response["Location"] == reverse("evaluation:external_results", args=[judgment_set.pk])
     page = client.get(response["Location"]).content.decode()
     assert page.count("<svg") >= 2 and "gpt-4" in page and "crowd-crowd" in page and "paper crowd" in page
-    listing = client.get(reverse("annotation:external_list")).content.decode()
+    listing = client.get(reverse("evaluation:external_list")).content.decode()
     assert "paper crowd" in listing
-    png = client.get(reverse("annotation:external_chart", args=[judgment_set.pk, "outcomes", "png"]))
+    png = client.get(reverse("evaluation:external_chart", args=[judgment_set.pk, "outcomes", "png"]))
     assert png.content.startswith(b"\x89PNG")
-    markdown = client.get(reverse("annotation:external_report", args=[judgment_set.pk, "md"])).content.decode()
+    markdown = client.get(reverse("evaluation:external_report", args=[judgment_set.pk, "md"])).content.decode()
     assert markdown.startswith("# paper crowd") and "| gpt-4 |" in markdown
 
 
 def test_upload_page_lists_every_bad_line_and_saves_nothing(client, researcher):
     client.force_login(researcher)
-    response = client.post(reverse("annotation:external_list"), {"name": "bad", "file": upload("bad.csv", BAD_CSV)})
+    response = client.post(reverse("evaluation:external_list"), {"name": "bad", "file": upload("bad.csv", BAD_CSV)})
     assert response.status_code == 422
     page = response.content.decode()
     assert "Nothing was imported" in page and "line 3, field verdict" in page and "line 5, field annotator" in page
     assert "line 6, field verdict" in page and not ExternalJudgmentSet.objects.exists()
-    wrong_type = client.post(reverse("annotation:external_list"), {"name": "x", "file": upload("crowd.txt", GOOD_CSV)})
+    wrong_type = client.post(reverse("evaluation:external_list"), {"name": "x", "file": upload("crowd.txt", GOOD_CSV)})
     assert wrong_type.status_code == 422 and "expected a .csv or .jsonl file" in wrong_type.content.decode()
 
 
 def test_external_pages_are_for_researchers_only(client, make_user):
     client.force_login(make_user("annotator"))
-    assert client.get(reverse("annotation:external_list")).status_code == 403
-    assert client.post(reverse("annotation:external_list"), {"name": "x", "file": upload("crowd.csv", GOOD_CSV)}).status_code == 403
+    assert client.get(reverse("evaluation:external_list")).status_code == 403
+    assert client.post(reverse("evaluation:external_list"), {"name": "x", "file": upload("crowd.csv", GOOD_CSV)}).status_code == 403
     assert not ExternalJudgmentSet.objects.exists()
 
 

@@ -5,7 +5,7 @@ from django.conf import settings
 
 from generation.backends import BackendConfig, BackendError, get_backend
 from generation.backends.openai_compat import OpenAICompatibleBackend, RateLimiter
-from generation.chat import CHAT_TEMPLATE, EOT_TOKEN, render_conversation
+from tokenization.chat import CHAT_TEMPLATE, EOT_TOKEN, render_conversation
 from generation.decoding import Decoding
 from tests.fake_openai import FakeOpenAI
 

@@ -137,7 +137,7 @@ def test_imported_responses_match_by_id_or_prompt_and_report_the_rest(researcher
 
 
 def test_imported_file_with_a_bad_line_saves_nothing(researcher):
-    from annotation.lima_format import FormatError
+    from annotation.datasets.lima_format import FormatError
 
     dataset = prompt_snapshot(user=researcher, n=2)
     model = ModelSpec.objects.create(name="davinci-003", backend="imported")

@@ -4,7 +4,7 @@ import pytest
 from django.conf import settings
 
 from generation.backends import BackendConfig, get_backend
-from generation.chat import CHAT_TEMPLATE
+from tokenization.chat import CHAT_TEMPLATE
 from generation.decoding import Decoding
 
 pytestmark = pytest.mark.gpu

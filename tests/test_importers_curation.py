@@ -11,9 +11,10 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from annotation import selectors
-from annotation.models import DatasetRow, Example, ExampleRevision, ImportJob, Status
+from annotation.models import Example, ExampleRevision, ImportJob, Status
+from annotation.datasets.models import DatasetRow
 from annotation.services import curation
-from annotation.services.datasets import freeze_dataset
+from annotation.datasets.services import freeze_dataset
 from annotation.tasks import run_import_job
 from tests.dumps import answer, question, write_site
 
@@ -222,9 +223,9 @@ def test_freezing_keeps_attribution_beside_an_unchanged_gair_lima_export(client,
     row = DatasetRow.objects.filter(dataset=dataset).order_by("position").first()
     assert row.attribution["licence"] == "CC BY-SA 4.0" and row.attribution["url"].startswith("https://")
     client.force_login(researcher)
-    jsonl = b"".join(client.get(reverse("annotation:dataset_export", args=[dataset.pk, "jsonl"])).streaming_content).decode()
+    jsonl = b"".join(client.get(reverse("datasets:dataset_export", args=[dataset.pk, "jsonl"])).streaming_content).decode()
     assert all(set(json.loads(line)) == {"conversations", "source"} for line in jsonl.splitlines())
-    credits = b"".join(client.get(reverse("annotation:dataset_attribution", args=[dataset.pk])).streaming_content).decode()
+    credits = b"".join(client.get(reverse("datasets:dataset_attribution", args=[dataset.pk])).streaming_content).decode()
     lines = credits.splitlines()
     assert lines[0] == "position,source,community,url,author,licence,post_id" and len(lines) == 5
     assert f"https://{PHYSICS}/a/2,Grace,CC BY-SA 4.0,2" in credits

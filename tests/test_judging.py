@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from annotation.models import Assignment, ComparisonItem, Judgment, Rating, Study, Verdict
-from annotation.services import judging
-from annotation.services.judging import StudyClosed
+from annotation.evaluation.models import Assignment, ComparisonItem, Judgment, Rating, Study, Verdict
+from annotation.evaluation.services import judging
+from annotation.evaluation.services.judging import StudyClosed
 from tests.builders import pairwise_study
 
 
@@ -167,8 +167,8 @@ MODEL_WORDS = re.compile(r"lima-65b|alpaca|davinci|(?<![-\w])target\b|baseline|r
 def test_the_judging_page_and_its_urls_name_no_model_or_run(client, researcher, annotators):
     study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=3, name="lima-65b vs alpaca")
     client.force_login(annotators[0])
-    page = client.get(reverse("annotation:judge", args=[study.public_id])).content.decode()
-    home = client.get(reverse("annotation:judge_home")).content.decode()
+    page = client.get(reverse("evaluation:judge", args=[study.public_id])).content.decode()
+    home = client.get(reverse("evaluation:judge_home")).content.decode()
     assert not MODEL_WORDS.search(home), MODEL_WORDS.search(home)
     assert "Response A" in page and "Response B" in page
     assert not MODEL_WORDS.search(page), MODEL_WORDS.search(page)
@@ -185,10 +185,10 @@ def test_self_identification_is_scrubbed_before_annotators_see_it(client, resear
     Response.objects.filter(run__in=study.baseline_runs.all()).update(text="As an AI language model developed by OpenAI, I think so.")
     judging.open_study(study=study)
     client.force_login(annotators[0])
-    page = client.get(reverse("annotation:judge", args=[study.public_id])).content.decode()
+    page = client.get(reverse("evaluation:judge", args=[study.public_id])).content.decode()
     assert "OpenAI" not in page and "[model], I think so." in page
     client.force_login(researcher)
-    review = client.get(reverse("annotation:study_scrubbed", args=[study.pk])).content.decode()
+    review = client.get(reverse("evaluation:study_scrubbed", args=[study.pk])).content.decode()
     assert "As an AI language model developed by OpenAI" in review
 
 
@@ -198,13 +198,13 @@ def test_judging_page_and_submit_query_counts_are_small_and_constant(client, res
     for prompts in (3, 60):
         study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=prompts, name=f"q{prompts}")
         client.force_login(annotators[0])
-        url = reverse("annotation:judge", args=[study.public_id])
+        url = reverse("evaluation:judge", args=[study.public_id])
         with CaptureQueriesContext(connection) as page:  # the page, claiming the next item
             response = client.get(url, HTTP_HX_REQUEST="true")
         assert response.status_code == 200
         item = ComparisonItem.objects.get(study=study, assignments__annotator=annotators[0])
         with CaptureQueriesContext(connection) as submit:  # the verdict, then the next item's page
-            client.post(reverse("annotation:judge_submit", args=[study.public_id]), {"item": item.public_id, "choice": "a"},
+            client.post(reverse("evaluation:judge_submit", args=[study.public_id]), {"item": item.public_id, "choice": "a"},
                         HTTP_HX_REQUEST="true")
         assert Judgment.objects.filter(item=item).count() == 1
         counts[prompts] = (len(page), len(submit) - len(page))
@@ -223,22 +223,22 @@ def test_researchers_create_a_study_from_the_form(client, researcher, annotators
     target = completed_run(dataset=dataset, model_name="lima")
     baseline = completed_run(dataset=dataset, model_name="gpt-4")
     client.force_login(researcher)
-    response = client.post(reverse("annotation:study_list"), {
+    response = client.post(reverse("evaluation:study_list"), {
         "name": "LIMA vs GPT-4", "kind": "pairwise", "dataset": dataset.pk, "target_run": target.pk, "baseline_runs": [baseline.pk],
         "annotators": [a.pk for a in annotators], "overlap": 1, "agreement_subset": 1, "absolute_sample": 50, "seed": 3,
     })
     assert response.status_code == 302
     study = Study.objects.get()
-    client.post(reverse("annotation:study_state", args=[study.pk, "open"]))
+    client.post(reverse("evaluation:study_state", args=[study.pk, "open"]))
     assert study.items.count() == 3 and Study.objects.get().state == "open"
-    bad = client.post(reverse("annotation:study_list"), {"name": "x", "kind": "pairwise", "dataset": dataset.pk, "target_run": target.pk,
+    bad = client.post(reverse("evaluation:study_list"), {"name": "x", "kind": "pairwise", "dataset": dataset.pk, "target_run": target.pk,
                                                         "overlap": 1, "agreement_subset": 1, "absolute_sample": 5, "seed": 0})
     assert bad.status_code == 422 and "at least one baseline" in bad.content.decode()
 
 
 @pytest.mark.django_db
 def test_progress_is_exact_below_the_count_cap_and_a_lower_bound_above_it(client, researcher, annotators, monkeypatch):
-    from annotation import selectors_judging
+    from annotation.evaluation import selectors
 
     study = pairwise_study(researcher=researcher, annotators=annotators[:2], prompts=6, agreement_subset=2)
     me = annotators[0]
@@ -258,5 +258,5 @@ def test_progress_is_exact_below_the_count_cap_and_a_lower_bound_above_it(client
     progress = selectors_judging.annotator_progress(study=big, annotator=me)
     assert progress.total_is_lower_bound and progress.total == 3
     client.force_login(me)
-    assert "0 / 4+ done" in client.get(reverse("annotation:judge", args=[big.public_id])).content.decode()
+    assert "0 / 4+ done" in client.get(reverse("evaluation:judge", args=[big.public_id])).content.decode()
     assert client.get(reverse("api:judging", args=[big.public_id])).json()["total_is_lower_bound"] is True

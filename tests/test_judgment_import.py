@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from annotation.judgment_import import parse_judgments, parse_judgments_csv, parse_judgments_jsonl
-from annotation.lima_format import MAX_ERRORS, FormatError
-from annotation.statistics import PairwiseJudgment, agreement, win_rates
+from annotation.evaluation.judgment_import import parse_judgments, parse_judgments_csv, parse_judgments_jsonl
+from annotation.datasets.lima_format import MAX_ERRORS, FormatError
+from annotation.evaluation.stats import PairwiseJudgment, agreement, win_rates
 
 HEADER = ["prompt_id", "model_a", "model_b", "verdict", "annotator", "annotator_group"]
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from annotation.lima_format import FormatError, parse_csv, parse_jsonl
+from annotation.datasets.lima_format import FormatError, parse_csv, parse_jsonl
 
 
 def jsonl(*records) -> io.BytesIO:

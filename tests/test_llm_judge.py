@@ -2,9 +2,9 @@
 
 import pytest
 
-from annotation.llm_judge_prompt import DEFAULT_TEMPLATE, combine_orders, parse_verdict
-from annotation.models import Judgment, LLMJudgeRun, OrderedVerdict, Verdict
-from annotation.services import llm_judge
+from annotation.evaluation.judge_prompt import DEFAULT_TEMPLATE, combine_orders, parse_verdict
+from annotation.evaluation.models import Judgment, LLMJudgeRun, OrderedVerdict, Verdict
+from annotation.evaluation.services import llm_judge
 from generation.models import ModelSpec
 from tests.builders import pairwise_study
 from tests.fake_openai import FakeOpenAI

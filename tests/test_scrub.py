@@ -1,6 +1,6 @@
 """Self-identification scrubbing: what annotators must not see, and what must survive."""
 
-from annotation.scrub import MARKER, scrub_self_identification
+from annotation.evaluation.scrub import MARKER, scrub_self_identification
 
 
 def test_ai_disclaimers_with_vendor_are_removed_whole():

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
-from annotation.statistics import (
+from annotation.evaluation.stats import (
     JudgmentTable,
     OrderedVerdict,
     PairwiseJudgment,

@@ -3,8 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from annotation.selectors_results import study_report
-from annotation.services import judging
+from annotation.evaluation.selectors import study_report
+from annotation.evaluation.services import judging
 from tests.builders import pairwise_study
 
 pytestmark = pytest.mark.django_db
@@ -28,14 +28,14 @@ def test_results_count_verdicts_in_model_terms_and_measure_agreement(client, res
     by_name = {a.annotator: a for a in report.annotators}
     assert by_name["crowd0"].tie_discounted_with_others == pytest.approx((1 * 4 + 0.5 * 4) / 8)
     client.force_login(researcher)
-    page = client.get(reverse("annotation:study_results", args=[study.pk])).content.decode()
+    page = client.get(reverse("evaluation:study_results", args=[study.pk])).content.decode()
     assert "<svg" in page and "davinci-003" in page
-    png = client.get(reverse("annotation:study_chart", args=[study.pk, "outcomes", "png"]))
+    png = client.get(reverse("evaluation:study_chart", args=[study.pk, "outcomes", "png"]))
     assert png["Content-Type"] == "image/png" and png.content.startswith(b"\x89PNG")
 
 
 def test_a_study_without_judgments_says_so(client, researcher, make_user):
     study = pairwise_study(researcher=researcher, annotators=[make_user("annotator")], prompts=2)
     client.force_login(researcher)
-    page = client.get(reverse("annotation:study_results", args=[study.pk])).content.decode()
+    page = client.get(reverse("evaluation:study_results", args=[study.pk])).content.decode()
     assert "nan" not in page.lower().replace("nanum", "") and "No human judgments" in page

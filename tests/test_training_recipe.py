@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from generation.chat import EOT_TOKEN, render_conversation
+from tokenization.chat import EOT_TOKEN, render_conversation
 from training import slurm
 from training.charts import loss_curve_svg
 from training.masking import IGNORE, build_example, pad_batch

@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from annotation.models import DatasetRow
+from annotation.datasets.models import DatasetRow
 from generation.local_model import config_hash
 from generation.models import ModelSpec
 from tests.builders import tiny_model_spec

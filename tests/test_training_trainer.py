@@ -89,7 +89,7 @@ def test_residual_dropout_hooks_every_branch_of_a_deeper_model():
 def test_two_epochs_write_two_loadable_checkpoints_and_metrics(tiny_model, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from generation.chat import EOT_TOKEN
+    from tokenization.chat import EOT_TOKEN
 
     result = run_trainer(write_run(tmp_path, tiny_model, epochs=2))
     assert "sft: 100%" in result.stderr  # the tqdm bar

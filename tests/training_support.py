@@ -11,9 +11,9 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
-from annotation.lima_format import ParsedRow
+from annotation.datasets.lima_format import ParsedRow
 from annotation.models import Status
-from annotation.services.datasets import freeze_dataset, import_examples
+from annotation.datasets.services import freeze_dataset, import_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from annotation.models import Dataset
+from annotation.datasets.models import Dataset
 from generation.models import Backend, ModelSpec
 from training import slurm
 from training.models import Launcher

@@ -1,7 +1,7 @@
 """Tokenised training examples with the loss on assistant turns only (no Django, no torch).
 
 LIMA trains with the standard supervised loss on the responses. The text is the chat template of
-generation.chat (BOS, then each utterance followed by EOT); user turns and BOS are context
+tokenization.chat (BOS, then each utterance followed by EOT); user turns and BOS are context
 (label IGNORE), assistant turns *and their EOT* are targets, so the model learns to end its turn.
 Utterances are tokenised one by one: EOT and BOS are special tokens, which split the text before
 BPE runs, so the pieces are exactly the tokens of the whole rendered conversation.

@@ -39,7 +39,7 @@ class TrainingRun(models.Model):
     """
 
     name = models.SlugField(max_length=80, unique=True)
-    dataset = models.ForeignKey("annotation.Dataset", on_delete=models.PROTECT, related_name="training_runs")
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.PROTECT, related_name="training_runs")
     base_model = models.ForeignKey("generation.ModelSpec", on_delete=models.PROTECT, related_name="training_runs")
     hyperparameters = models.JSONField()
     launcher = models.CharField(max_length=8, choices=Launcher.choices, default=Launcher.SLURM)

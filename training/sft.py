@@ -4,7 +4,7 @@ Runs on any host that has the code, torch and transformers: one CPU or GPU proce
 on many nodes under torchrun (the rendered sbatch script starts it that way) with FSDP full
 sharding, bf16 mixed precision and activation checkpointing, so a 65B model fits across nodes.
 
-The recipe is training.recipe (LIMA's section 2); the text format is generation.chat, the exact
+The recipe is training.recipe (LIMA's section 2); the text format is tokenization.chat, the exact
 template the generation backends use. Every epoch ends with a checkpoint (`epoch-N/`, loadable
 with `from_pretrained`); a restarted job resumes after the last complete one. Metrics go to a
 JSON-lines file the tool reads for its loss curve; a tqdm bar goes to the terminal (or job log).
@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from generation.chat import CHAT_TEMPLATE, EOT_TOKEN
+from tokenization.chat import CHAT_TEMPLATE, EOT_TOKEN
 from training.masking import IGNORE, TokenizedExample, build_example, pad_batch
 from training.recipe import (
     Hyperparameters, accumulation_steps, learning_rate_at, residual_dropout_rates, steps_per_epoch,

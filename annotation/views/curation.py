@@ -9,14 +9,12 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from annotation import paper, selectors
-from annotation.importers.attribution import attribution_csv_lines
-from annotation.models import Dataset, Example, ImportJob
+from annotation.models import Example, ImportJob
 from annotation.services import curation as services
 from annotation.services.examples import EditConflict
 from lima_site.roles import role_required
@@ -176,16 +174,4 @@ def import_job(request, pk: int):
     template = "annotation/curation/partials/import_progress.html" if request.htmx else "annotation/curation/import_job.html"
     return render(request, template, {"job": job})
 
-
-# --- licences -----------------------------------------------------------------------------------
-
-
-@role_required("manage_datasets")
-def dataset_attribution(request, pk: int):
-    """Credits for the mined rows of a snapshot (CC BY-SA asks for them), beside the unchanged GAIR/lima export."""
-    dataset = get_object_or_404(Dataset, pk=pk)
-    rows = dataset.rows.order_by("position").values_list("position", "source", "attribution")
-    response = StreamingHttpResponse(attribution_csv_lines(rows.iterator(chunk_size=500)), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{dataset.name}.attribution.csv"'
-    return response
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from generation.backends import BackendConfig, BackendError, GenerationResult, messages_of
-from generation.chat import EOT_TOKEN
+from tokenization.chat import EOT_TOKEN
 from generation.decoding import Decoding
 
 

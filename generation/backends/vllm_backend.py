@@ -11,7 +11,7 @@ import time
 
 from generation.backends import BackendConfig, BackendError, GenerationResult, messages_of
 from generation.backends.hf import config_sha256, library_versions
-from generation.chat import EOT_TOKEN
+from tokenization.chat import EOT_TOKEN
 from generation.decoding import Decoding
 
 

@@ -14,8 +14,8 @@ from typing import IO
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.lima_format import FormatError, RowError
-from annotation.models import Dataset
+from annotation.datasets.lima_format import FormatError, RowError
+from annotation.datasets.models import Dataset
 from generation.models import Backend, GenerationRun, ModelSpec, Response, RunStatus
 
 

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from annotation.models import Dataset, DatasetRow
+from annotation.datasets.models import Dataset, DatasetRow
 from generation.backends import BackendConfig, BackendError, GenerationResult, get_backend
 from generation.decoding import Decoding
 from generation.models import Backend, GenerationRun, ModelSpec, Response, RunStatus
@@ -70,11 +70,10 @@ def enqueue_missing(run: GenerationRun) -> int:
 
     row_ids = missing_row_ids(run)
     chunks = [row_ids[i:i + run.chunk_size] for i in range(0, len(row_ids), run.chunk_size)]
-    queue = "gpu" if run.model.backend == Backend.VLLM else "celery"
 
     def send():
         for chunk in chunks:
-            tasks.generate_chunk.apply_async(args=(run.pk, chunk), queue=queue)
+            tasks.generate_chunk.apply_async(args=(run.pk, chunk), queue=run.model.queue)
 
     transaction.on_commit(send)
     return len(chunks)

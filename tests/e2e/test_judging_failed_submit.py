@@ -3,7 +3,7 @@ the keys work again, and pressing the key once more stores exactly one judgment.
 
 import pytest
 
-from annotation.models import Judgment
+from annotation.evaluation.models import Judgment
 from tests.e2e.conftest import wait_for_htmx, wait_for_next_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from annotation.models import Judgment, Verdict
+from annotation.evaluation.models import Judgment, Verdict
 from tests.e2e.conftest import wait_for_next_item
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

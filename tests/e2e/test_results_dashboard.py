@@ -2,7 +2,7 @@
 
 import pytest
 
-from annotation.services import judging
+from annotation.evaluation.services import judging
 from tests.builders import pairwise_study
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

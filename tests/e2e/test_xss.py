@@ -8,7 +8,7 @@ them are opened as the people who would see them.
 import pytest
 
 from annotation.models import Status
-from annotation.services.datasets import freeze_dataset
+from annotation.datasets.services import freeze_dataset
 from tests.builders import completed_run, example, pairwise_study
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -53,7 +53,7 @@ def test_no_payload_executes_anywhere(page, live_server, login, make_user, resea
     Response.objects.filter(run__in=study.baseline_runs.all()).update(text=TEXT)
     study.guidelines = TEXT
     study.save()
-    from annotation.services.judging import open_study
+    from annotation.evaluation.services.judging import open_study
 
     open_study(study=study)
     compare_run = completed_run(dataset=study.dataset, model_name="xss-model", text=lambda row: TEXT)

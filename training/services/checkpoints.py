@@ -14,7 +14,7 @@ from pathlib import Path
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from annotation.models import Dataset
+from annotation.datasets.models import Dataset
 from generation.models import Backend, GenerationRun, ModelSpec
 from generation.services import runs as generation_runs
 from training.models import Checkpoint, TrainingRun

@@ -20,8 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from annotation import lima_format
-from annotation.models import Dataset
+from annotation.datasets import lima_format
+from annotation.datasets.models import Dataset
 from generation.models import Backend, ModelSpec
 from training import progress, slurm
 from training.launchers import LaunchError, LocalLauncher, SlurmLauncher
@@ -83,7 +83,7 @@ def code_version() -> str:
         head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=workdir, capture_output=True, text=True, timeout=10)
         if head.returncode != 0:
             return "unknown (not a git checkout)"
-        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "training", "generation/chat.py"], cwd=workdir,
+        dirty = subprocess.run(["git", "diff", "--quiet", "HEAD", "--", "training", "tokenization/chat.py"], cwd=workdir,
                                capture_output=True, timeout=10).returncode != 0
     except (OSError, subprocess.TimeoutExpired):
         return "unknown (git unavailable)"

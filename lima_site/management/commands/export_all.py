@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-APPS = ["auth.group", "auth.user", "authtoken", "annotation", "generation", "training"]
+APPS = ["auth.group", "auth.user", "authtoken", "annotation", "datasets", "generation", "evaluation", "training"]
 
 
 class Command(BaseCommand):

@@ -1,0 +1,97 @@
+"""Datasets: import GAIR/lima files, freeze approved examples into snapshots, export them."""
+
+from __future__ import annotations
+
+import time
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from annotation.datasets import lima_format, selectors
+from annotation.datasets import services
+from annotation.datasets.attribution import attribution_csv_lines
+from annotation.datasets.forms import FreezeForm, ImportForm
+from annotation.datasets.models import Dataset
+from lima_site.roles import role_required
+
+
+def _list(request, *, import_form=None, freeze_form=None, import_errors=None, status=200):
+    return render(request, "datasets/dataset_list.html", {
+        "datasets": Dataset.objects.select_related("created_by"),
+        "import_form": import_form or ImportForm(),
+        "freeze_form": freeze_form or FreezeForm(),
+        "import_errors": import_errors,
+    }, status=status)
+
+
+@role_required("manage_datasets")
+def dataset_list(request):
+    return _list(request)
+
+
+@require_POST
+@role_required("manage_datasets")
+def dataset_import(request):
+    form = ImportForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return _list(request, import_form=form, status=422)
+    upload = form.cleaned_data["file"]
+    started = time.perf_counter()
+    try:
+        rows = services.parse_upload(upload, filename=upload.name, default_split=form.cleaned_data["default_split"])
+        result = services.import_examples(
+            rows=rows, user=request.user, status=form.cleaned_data["status"], provenance={"file": upload.name}
+        )
+    except lima_format.FormatError as error:
+        return _list(request, import_form=form, import_errors=error, status=422)
+    counts = ", ".join(f"{n} {split}" for split, n in sorted(result.by_split.items()))
+    messages.success(request, f"Imported {result.created} examples ({counts}) from {upload.name} in {time.perf_counter() - started:.1f} s.")
+    return redirect("annotation:dashboard")
+
+
+@require_POST
+@role_required("manage_datasets")
+def dataset_freeze(request):
+    form = FreezeForm(request.POST)
+    if not form.is_valid():
+        return _list(request, freeze_form=form, status=422)
+    try:
+        dataset = services.freeze_dataset(user=request.user, **form.cleaned_data)
+    except ValidationError as exc:
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+        return _list(request, freeze_form=form, status=422)
+    messages.success(request, f"Froze {dataset.row_count} examples as {dataset.name} (sha256 {dataset.content_hash[:12]}…).")
+    return redirect("datasets:dataset_detail", pk=dataset.pk)
+
+
+@role_required("manage_datasets")
+def dataset_detail(request, pk: int):
+    dataset = get_object_or_404(Dataset.objects.select_related("created_by"), pk=pk)
+    rows = dataset.rows.order_by("position")[:20]
+    return render(request, "datasets/dataset_detail.html", {"dataset": dataset, "rows": rows})
+
+
+@role_required("manage_datasets")
+def dataset_export(request, pk: int, fmt: str):
+    dataset = get_object_or_404(Dataset, pk=pk)
+    if fmt == "jsonl":
+        lines, content_type = selectors.dataset_jsonl_lines(dataset), "application/jsonl; charset=utf-8"
+    else:
+        lines, content_type = selectors.dataset_csv_lines(dataset), "text/csv; charset=utf-8"
+    response = StreamingHttpResponse(lines, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{dataset.name}.{fmt}"'
+    return response
+
+
+@role_required("manage_datasets")
+def dataset_attribution(request, pk: int):
+    """Credits for the mined rows of a snapshot (CC BY-SA asks for them), beside the unchanged GAIR/lima export."""
+    dataset = get_object_or_404(Dataset, pk=pk)
+    rows = dataset.rows.order_by("position").values_list("position", "source", "attribution")
+    response = StreamingHttpResponse(attribution_csv_lines(rows.iterator(chunk_size=500)), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{dataset.name}.attribution.csv"'
+    return response

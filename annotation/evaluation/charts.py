@@ -1,0 +1,191 @@
+"""Server-side charts of a study's statistics as SVG or PNG bytes (no Django import).
+
+Charts are drawn on plain matplotlib `Figure` objects with the Agg canvas, never through
+pyplot, so no global figure registry is involved; the style is applied with `rc_context` for
+the duration of one chart (rcParams are process-global, so render from one thread at a time). Output is deterministic
+for a given input and matplotlib version: SVG ids come from a fixed hash salt, and neither
+format carries a date or software stamp, so tests and caches can compare bytes.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from annotation.evaluation.stats import GRADES, AgreementReport, BaselineOutcome, RatingDistribution
+
+ChartFormat = Literal["svg", "png"]
+METRICS = {
+    "tie_discounted": "Tie-discounted accuracy",
+    "agreement_with_ties": "Agreement (ties as a category)",
+    "agreement_without_ties": "Agreement on items without ties",
+    "mean_cohen_kappa": "Cohen's kappa (mean of pairs)",
+    "krippendorff_alpha": "Krippendorff's alpha",
+}
+# Figure 1's palette: target wins, tie, baseline wins.
+OUTCOME_COLOURS = ("#4c72b0", "#c9c9c9", "#dd8452")
+GRADE_COLOURS = {"fail": "#c44e52", "pass": "#ccb974", "excellent": "#55a868"}
+_STYLE = {
+    "svg.hashsalt": "lima-studio",
+    "svg.fonttype": "none",  # text stays text: searchable, accessible, smaller
+    "font.family": "DejaVu Sans",
+    "font.size": 9,
+    "path.simplify": True,
+}
+_METADATA = {"svg": {"Date": None, "Creator": None}, "png": {"Software": None}}
+
+
+def _styled(draw: Callable[..., bytes]) -> Callable[..., bytes]:
+    """Build and save the whole chart under the house style (rcParams are read when artists are made)."""
+
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs) -> bytes:
+        if kwargs.get("fmt", "svg") not in _METADATA:
+            raise ValueError(f"unknown chart format {kwargs['fmt']!r} (expected svg or png)")
+        with matplotlib.rc_context(_STYLE):
+            return draw(*args, **kwargs)
+
+    return wrapper
+
+
+def _render(figure: Figure, fmt: ChartFormat) -> bytes:
+    FigureCanvasAgg(figure)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=fmt, dpi=150, metadata=_METADATA[fmt], bbox_inches="tight")
+    return buffer.getvalue()
+
+
+def _figure(width: float, height: float) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _percent(value: float) -> str:
+    return f"{round(100 * value)}%"
+
+
+def _outcome_panel(axes, outcomes: Sequence[BaselineOutcome], *, title: str, target_name: str) -> None:
+    names = [o.baseline for o in outcomes]
+    y = np.arange(len(outcomes))[::-1]
+    axes.set_title(title, fontsize=10)
+    axes.set_xlim(0, 1)
+    axes.set_ylim(-0.6, len(outcomes) - 0.4)  # message-only rows draw no bar to autoscale on
+    axes.set_yticks(y, labels=names)
+    axes.set_xticks([0, 0.25, 0.5, 0.75, 1.0], labels=["0%", "25%", "50%", "75%", "100%"])
+    axes.spines[["top", "right"]].set_visible(False)
+    labels = (f"{target_name} wins", "Tie", f"{target_name} loses")
+    for row, outcome in zip(y, outcomes):
+        if outcome.insufficient or outcome.target_wins is None:
+            axes.text(0.5, row, outcome.message or "Too little data", ha="center", va="center", fontsize=8,
+                      color="#555555")
+            continue
+        left = 0.0
+        shares = (outcome.target_wins.estimate, outcome.ties.estimate, outcome.baseline_wins.estimate)
+        for share, colour, label in zip(shares, OUTCOME_COLOURS, labels):
+            axes.barh(row, share, left=left, color=colour, edgecolor="white", height=0.7,
+                      label=label if row == y[0] else None)
+            if share >= 0.06:
+                axes.text(left + share / 2, row, _percent(share), ha="center", va="center", fontsize=8)
+            left += share
+        axes.text(1.01, row, f"n={outcome.n_judgments}", va="center", fontsize=7, color="#555555",
+                  transform=axes.get_yaxis_transform())
+
+
+@_styled
+def outcome_chart(
+    human: Sequence[BaselineOutcome],
+    llm: Sequence[BaselineOutcome] | None = None,
+    *,
+    target_name: str = "Target",
+    human_title: str = "Human preference",
+    llm_title: str = "LLM judge preference",
+    fmt: ChartFormat = "svg",
+) -> bytes:
+    """LIMA's Figure 1 (and Figure 2 beside it): stacked horizontal bars of wins / ties / losses per baseline.
+
+    Each bar is one baseline; a baseline with too little data shows its message instead of a bar.
+    With `llm` given (and non-empty) the LLM judge's bars stand in a second panel sharing the
+    baseline axis.
+    """
+    panels = [(human, human_title)] + ([(llm, llm_title)] if llm else [])
+    rows = max((len(outcomes) for outcomes, _ in panels), default=0)
+    figure = _figure(4.2 * len(panels) + 1.2, 0.45 * max(rows, 1) + 1.4)
+    axes_list = figure.subplots(1, len(panels), sharey=True, squeeze=False)[0]
+    for axes, (outcomes, title) in zip(axes_list, panels):
+        if not outcomes:
+            axes.set_axis_off()
+            axes.text(0.5, 0.5, "No judgments yet", ha="center", va="center", transform=axes.transAxes)
+            continue
+        _outcome_panel(axes, outcomes, title=title, target_name=target_name)
+    handles, labels = next(
+        (found for axes in axes_list if (found := axes.get_legend_handles_labels())[0]), ([], [])
+    )
+    if handles:
+        figure.legend(handles, labels, loc="outside lower center", ncols=3, frameon=False)
+    return _render(figure, fmt)
+
+
+@_styled
+def agreement_heatmap(report: AgreementReport, *, metric: str = "tie_discounted", fmt: ChartFormat = "svg") -> bytes:
+    """Group x group matrix of an agreement metric; cells without data read "n/a"."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown agreement metric {metric!r} (expected one of {', '.join(METRICS)})")
+    groups = sorted({name for pair in report.group_pairs for name in pair.groups})
+    figure = _figure(1.1 * max(len(groups), 1) + 2.4, 1.0 * max(len(groups), 1) + 1.2)
+    axes = figure.subplots()
+    if not groups or report.insufficient:
+        axes.set_axis_off()
+        axes.text(0.5, 0.5, report.message or "No agreement data", ha="center", va="center", transform=axes.transAxes)
+        return _render(figure, fmt)
+    index = {name: i for i, name in enumerate(groups)}
+    values = np.full((len(groups), len(groups)), np.nan)
+    counts = np.zeros((len(groups), len(groups)), dtype=int)
+    for pair in report.group_pairs:
+        value = getattr(pair, metric)
+        i, j = index[pair.groups[0]], index[pair.groups[1]]
+        for a, b in ((i, j), (j, i)):
+            values[a, b] = np.nan if value is None else value
+            counts[a, b] = pair.comparisons
+    low = -1.0 if metric in {"mean_cohen_kappa", "krippendorff_alpha"} else 0.0
+    image = axes.imshow(np.ma.masked_invalid(values), cmap="Blues", vmin=low, vmax=1.0)
+    axes.set_xticks(range(len(groups)), labels=groups, rotation=30, ha="right")
+    axes.set_yticks(range(len(groups)), labels=groups)
+    axes.set_title(METRICS[metric], fontsize=10)
+    for i in range(len(groups)):
+        for j in range(len(groups)):
+            value = values[i, j]
+            text = "n/a" if np.isnan(value) else f"{value:.2f}\nn={counts[i, j]}"
+            dark = not np.isnan(value) and (value - low) / (1.0 - low) > 0.6
+            axes.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
+    figure.colorbar(image, ax=axes, shrink=0.8)
+    return _render(figure, fmt)
+
+
+@_styled
+def rating_chart(distribution: RatingDistribution, *, fmt: ChartFormat = "svg") -> bytes:
+    """Fail / Pass / Excellent shares as bars with their confidence-interval whiskers."""
+    figure = _figure(4.2, 3.0)
+    axes = figure.subplots()
+    if distribution.shares is None:
+        axes.set_axis_off()
+        axes.text(0.5, 0.5, distribution.message or "No ratings yet", ha="center", va="center", transform=axes.transAxes)
+        return _render(figure, fmt)
+    shares = [distribution.shares[g] for g in GRADES]
+    estimates = np.array([s.estimate for s in shares])
+    whiskers = np.array([[s.estimate - s.low for s in shares], [s.high - s.estimate for s in shares]]).clip(min=0)
+    x = np.arange(len(GRADES))
+    axes.bar(x, estimates, yerr=whiskers, capsize=4, color=[GRADE_COLOURS[g] for g in GRADES])
+    axes.set_xticks(x, labels=[g.capitalize() for g in GRADES])
+    axes.set_ylim(0, 1)
+    axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0], labels=["0%", "25%", "50%", "75%", "100%"])
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.set_title(f"Absolute ratings (n={distribution.n_ratings})", fontsize=10)
+    for position, share in zip(x, shares):
+        axes.text(position, min(share.high + 0.03, 0.97), _percent(share.estimate), ha="center", fontsize=8)
+    return _render(figure, fmt)

@@ -1,0 +1,16 @@
+from .external import ExternalJudgment, ExternalJudgmentSet
+from .judging import Assignment, ComparisonItem, Judgment, LLMJudge, LLMJudgeRun, OrderedVerdict, Rating, Study, Verdict
+
+__all__ = [
+    "Assignment",
+    "ComparisonItem",
+    "ExternalJudgment",
+    "ExternalJudgmentSet",
+    "Judgment",
+    "LLMJudge",
+    "LLMJudgeRun",
+    "OrderedVerdict",
+    "Rating",
+    "Study",
+    "Verdict",
+]

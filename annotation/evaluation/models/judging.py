@@ -1,0 +1,178 @@
+"""Blind judging: studies, their comparison items, assignments, judgments and absolute ratings.
+
+Everything an annotator sees is frozen on the item when the study is built (the responses'
+scrubbed text, which side each model is on), so a result can always be traced back to exactly
+what was shown. Annotators address items and studies by opaque random tokens only.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+
+
+class Study(models.Model):
+    class Kind(models.TextChoices):
+        PAIRWISE = "pairwise", "Pairwise comparison"
+        ABSOLUTE = "absolute", "Absolute rating (Fail / Pass / Excellent)"
+
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=200, help_text="For researchers; annotators never see it (it often names the models).")
+    public_title = models.CharField(max_length=200, blank=True, help_text="What annotators see as the study's title. Never name a model.")
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.PAIRWISE)
+    dataset = models.ForeignKey("datasets.Dataset", on_delete=models.PROTECT, related_name="studies")
+    target_run = models.ForeignKey("generation.GenerationRun", on_delete=models.PROTECT, related_name="target_of_studies")
+    baseline_runs = models.ManyToManyField("generation.GenerationRun", blank=True, related_name="baseline_of_studies")
+    annotators = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="studies")
+    overlap = models.PositiveIntegerField(default=1, help_text="Judgments per item.")
+    agreement_subset = models.PositiveIntegerField(default=50, help_text="Items every annotator judges (LIMA: 50).")
+    absolute_sample = models.PositiveIntegerField(default=50, help_text="Absolute studies: responses to rate (LIMA: 50).")
+    guidelines = models.TextField(blank=True)
+    seed = models.IntegerField(default=0)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.DRAFT)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "studies"
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def annotator_title(self) -> str:
+        return self.public_title or f"Study {str(self.public_id)[:8]}"
+
+
+class ComparisonItem(models.Model):
+    """One thing to judge: a prompt with two responses (pairwise) or one (absolute), sides fixed at build time."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="items")
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    row = models.ForeignKey("datasets.DatasetRow", on_delete=models.PROTECT, related_name="+")
+    target_response = models.ForeignKey("generation.Response", on_delete=models.PROTECT, related_name="+")
+    baseline_response = models.ForeignKey("generation.Response", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    baseline_run = models.ForeignKey("generation.GenerationRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    target_is_a = models.BooleanField(default=True, help_text="Seeded coin flip: is the target model's response shown on the left (A)?")
+    text_a = models.TextField(help_text="What annotators see as response A (scrubbed of self-identification).")
+    text_b = models.TextField(blank=True)
+    scrubbed = models.JSONField(default=list, blank=True, help_text="What the scrubber replaced, for researchers to review.")
+    is_shared = models.BooleanField(default=False, help_text="In the agreement subset: every annotator judges it.")
+    capacity = models.PositiveIntegerField(help_text="How many annotators may be assigned (overlap, or the pool for shared items).")
+    assigned_count = models.PositiveIntegerField(default=0)
+    order_key = models.PositiveIntegerField(help_text="Seeded random order in which items are handed out.")
+
+    class Meta:
+        ordering = ["study", "order_key"]
+        constraints = [
+            # The database itself refuses to over-fill an item, whatever the application does.
+            models.CheckConstraint(condition=Q(assigned_count__lte=F("capacity")), name="item_not_over_filled"),
+        ]
+        indexes = [
+            # The claim query walks this in order and stops at the first free, unlocked item.
+            models.Index(fields=["study", "-is_shared", "assigned_count", "order_key"], name="item_claim_idx",
+                         condition=Q(assigned_count__lt=F("capacity"))),
+        ]
+
+
+class Assignment(models.Model):
+    """An item handed to an annotator; unique per (item, annotator), so nobody sees an item twice."""
+
+    item = models.ForeignKey(ComparisonItem, on_delete=models.CASCADE, related_name="assignments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    assigned_at = models.DateTimeField(auto_now_add=True)
+    shown_at = models.DateTimeField(null=True, blank=True, help_text="When the item was last rendered; time on item counts from here.")
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "annotator"], name="assignment_unique_per_annotator")]
+        indexes = [models.Index(fields=["annotator", "completed_at"], name="assignment_open_idx")]
+
+
+class Verdict(models.TextChoices):
+    """A pairwise verdict in model terms; the side the annotator pressed is stored next to it."""
+
+    TARGET = "target", "Target better"
+    BASELINE = "baseline", "Baseline better"
+    TIE = "tie", "Neither significantly better"
+
+
+class Judgment(models.Model):
+    item = models.ForeignKey(ComparisonItem, on_delete=models.CASCADE, related_name="judgments")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="judgments")
+    verdict = models.CharField(max_length=8, choices=Verdict.choices)
+    side = models.CharField(max_length=3, choices=[("a", "A better"), ("b", "B better"), ("tie", "Neither")])
+    reason = models.TextField(blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["item", "annotator"]
+        constraints = [models.UniqueConstraint(fields=["item", "annotator"], name="judgment_unique_per_annotator")]
+
+
+class Rating(models.Model):
+    class Grade(models.TextChoices):
+        FAIL = "fail", "Fail"
+        PASS = "pass", "Pass"
+        EXCELLENT = "excellent", "Excellent"
+
+    item = models.ForeignKey(ComparisonItem, on_delete=models.CASCADE, related_name="ratings")
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="ratings")
+    grade = models.CharField(max_length=10, choices=Grade.choices)
+    reason = models.TextField(blank=True)
+    seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["item", "annotator"], name="rating_unique_per_annotator")]
+
+
+class LLMJudge(models.Model):
+    """The account a registered model judges as: the one record of which annotators are LLMs, not people.
+
+    Read only through `annotation.evaluation.selectors.annotator_groups`.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="llm_judge")
+    model = models.OneToOneField("generation.ModelSpec", on_delete=models.PROTECT, related_name="llm_judge")
+
+    def __str__(self) -> str:
+        return f"LLM judge {self.model}"
+
+
+class LLMJudgeRun(models.Model):
+    """A registered model acting as an annotator over a study's items, asked in both orders."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="judge_runs")
+    model = models.ForeignKey("generation.ModelSpec", on_delete=models.PROTECT, related_name="+")
+    judge_user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    template = models.TextField()
+    status = models.CharField(max_length=24, default="running")
+    total = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+
+class OrderedVerdict(models.Model):
+    """The LLM judge's raw answer for one item in one order (AB = as annotators saw it, BA = swapped)."""
+
+    judge_run = models.ForeignKey(LLMJudgeRun, on_delete=models.CASCADE, related_name="verdicts")
+    item = models.ForeignKey(ComparisonItem, on_delete=models.CASCADE, related_name="+")
+    order = models.CharField(max_length=2, choices=[("ab", "As shown"), ("ba", "Swapped")])
+    side = models.CharField(max_length=4, blank=True, help_text="a, b or tie in the order asked; empty when unparseable.")
+    raw = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["judge_run", "item", "order"], name="ordered_verdict_unique")]

@@ -1,0 +1,109 @@
+"""Researchers' study pages: set up, open and close studies, launch the LLM judge, watch annotators."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.text import slugify
+from django.views.decorators.http import require_POST
+
+from annotation.evaluation.forms import LLMJudgeForm, StudyForm
+from annotation.evaluation import selectors
+from annotation.evaluation.models import Study
+from annotation.evaluation.selectors import annotator_workloads, study_overview
+from annotation.evaluation.services import judging, llm_judge
+from lima_site.roles import role_required
+
+
+@role_required("manage_studies")
+def study_list(request):
+    form = StudyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        study = form.save(commit=False)
+        study.created_by = request.user
+        study.save()
+        form.save_m2m()
+        messages.success(request, f"Study “{study.name}” created as a draft; open it to build its items.")
+        return redirect("evaluation:study_detail", pk=study.pk)
+    studies = Study.objects.select_related("dataset", "target_run__model")
+    return render(request, "evaluation/study_list.html", {"studies": studies, "form": form}, status=422 if form.errors else 200)
+
+
+@role_required("manage_studies")
+def study_detail(request, pk: int):
+    study = get_object_or_404(Study.objects.select_related("dataset", "target_run__model"), pk=pk)
+    judge_runs = [(run, llm_judge.judge_progress(run)) for run in study.judge_runs.select_related("model")]
+    context = {
+        "study": study, "overview": study_overview(study), "annotators": annotator_workloads(study),
+        "judge_runs": judge_runs, "judge_form": LLMJudgeForm(), "baselines": study.baseline_runs.select_related("model"),
+        "pool": study.annotators.order_by("username"),
+    }
+    if request.htmx and request.GET.get("part") == "live":
+        return render(request, "evaluation/partials/study_live.html", context)
+    return render(request, "evaluation/study_detail.html", context)
+
+
+@require_POST
+@role_required("manage_studies")
+def study_state(request, pk: int, action: str):
+    study = get_object_or_404(Study, pk=pk)
+    try:
+        if action == "open":
+            judging.open_study(study=study)
+            messages.success(request, f"Study open with {study.items.count()} items.")
+        else:
+            judging.close_study(study=study)
+            messages.success(request, "Study closed: it takes no more judgments.")
+    except ValidationError as exc:
+        messages.error(request, "Cannot open the study: " + " ".join(exc.messages))
+    return redirect("evaluation:study_detail", pk=pk)
+
+
+@require_POST
+@role_required("manage_studies")
+def study_llm_judge(request, pk: int):
+    study = get_object_or_404(Study, pk=pk)
+    form = LLMJudgeForm(request.POST)
+    if form.is_valid():
+        try:
+            run = llm_judge.start_llm_judge(study=study, model=form.cleaned_data["model"], template=form.cleaned_data["template"],
+                                            user=request.user)
+            messages.success(request, f"LLM judge {run.model} started on {run.total} items (each asked in both orders).")
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+    else:
+        messages.error(request, "The judge form is incomplete: " + form.errors.as_text())
+    return redirect("evaluation:study_detail", pk=pk)
+
+
+@role_required("manage_studies")
+def study_scrubbed(request, pk: int):
+    """What the self-identification scrubber changed, item by item, for researchers to review."""
+    study = get_object_or_404(Study, pk=pk)
+    items = study.items.exclude(scrubbed=[]).select_related("row").order_by("order_key")[:500]
+    return render(request, "evaluation/study_scrubbed.html", {"study": study, "items": items})
+
+
+
+
+@role_required("manage_studies")
+def study_results(request, pk: int):
+    """Figure 1 for this study (humans and the LLM judge), agreement between groups, ratings, annotators."""
+    study = get_object_or_404(Study.objects.select_related("target_run__model"), pk=pk)
+    report = selectors.study_report(study)  # once: each report runs the bootstrap
+    return render(request, "evaluation/study_results.html", {
+        "study": study, "report": report,
+        "outcomes_svg": selectors.study_chart(study, "outcomes", "svg", report).decode(),
+        "agreement_svg": selectors.study_chart(study, "agreement", "svg", report).decode(),
+    })
+
+
+@role_required("manage_studies")
+def study_chart(request, pk: int, name: str, fmt: str):
+    study = get_object_or_404(Study.objects.select_related("target_run__model"), pk=pk)
+    content = selectors.study_chart(study, name, fmt)
+    response = HttpResponse(content, content_type="image/svg+xml" if fmt == "svg" else "image/png")
+    response["Content-Disposition"] = f'attachment; filename="{slugify(study.name)}-{name}.{fmt}"'
+    return response
