@@ -42,6 +42,7 @@ chromium:
 	@command -v chromium >/dev/null || (apt-get install -y chromium chromium-driver || (apt-get update && apt-get install -y chromium chromium-driver))
 
 test: install services chromium slurm
+	$(VENV)/bin/lint-imports
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install services
@@ -52,6 +53,7 @@ loadtest: install services
 	$(TEST_ENV) LIMA_LOADTEST_SECONDS=$${LIMA_LOADTEST_SECONDS:-600} $(PY) -m bench loadtest
 
 check: install
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 

@@ -87,7 +87,7 @@ def _measure(name: str, env: dict, command: list[str], port: int, fetch, *, leve
 
 def _judged_items_sql(placeholder: str, count: int) -> str:
     marks = ",".join([placeholder] * count)
-    return ("SELECT i.public_id FROM annotation_judgment j JOIN annotation_comparisonitem i ON i.id = j.item_id "
+    return ("SELECT i.public_id FROM evaluation_judgment j JOIN evaluation_comparisonitem i ON i.id = j.item_id "
             f"JOIN auth_user u ON u.id = j.annotator_id WHERE u.username IN ({marks})")
 
 

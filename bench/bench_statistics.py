@@ -14,10 +14,10 @@ import time
 import numpy as np
 
 from annotation.evaluation.stats import (
+    GradeRecord,
+    JudgeAnswer,
     JudgmentTable,
-    OrderedVerdict,
     PairwiseJudgment,
-    Rating,
     agreement,
     statistics_report,
     win_rates,
@@ -68,10 +68,10 @@ def synthetic_study(prompts: int, seed: int = 0):
         swap_flips = rng.random() < 0.15
         side = {"target": "a", "baseline": "b", "tie": "tie"}[j.verdict]
         swapped = side if swap_flips or side == "tie" else {"a": "b", "b": "a"}[side]
-        ordered += [OrderedVerdict(j.item, j.annotator, "ab", side, True),
-                    OrderedVerdict(j.item, j.annotator, "ba", swapped, False)]
+        ordered += [JudgeAnswer(j.item, j.annotator, "ab", side, True),
+                    JudgeAnswer(j.item, j.annotator, "ba", swapped, False)]
     grades = rng.choice(["fail", "pass", "excellent"], size=50, p=(0.12, 0.38, 0.50))
-    ratings = [Rating(f"r{n}", "author-1", "author", g) for n, g in enumerate(grades.tolist())]
+    ratings = [GradeRecord(f"r{n}", "author-1", "author", g) for n, g in enumerate(grades.tolist())]
     return judgments, ratings, ordered
 
 

@@ -1,6 +1,5 @@
 """REST API for the model registry and generation runs (researchers), served by the same services as the UI."""
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
@@ -20,10 +19,7 @@ class ModelSpecSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         candidate = ModelSpec(**{**({f.name: getattr(self.instance, f.name) for f in ModelSpec._meta.fields} if self.instance else {}), **attrs})
-        try:
-            candidate.clean()
-        except DjangoValidationError as exc:
-            raise serializers.ValidationError(exc.message_dict) from exc
+        candidate.clean()  # DRF turns the Django ValidationError raised here into field errors
         return attrs
 
 
@@ -61,11 +57,8 @@ class GenerationRunViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixin
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        try:
-            run = runs.create_run(model=data["model"], dataset=data["dataset"], user=request.user,
-                                  decoding=data.get("decoding") or {}, seed=data.get("seed", 0), chunk_size=data.get("chunk_size", 16))
-        except DjangoValidationError as exc:
-            return ApiResponse(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        run = runs.create_run(model=data["model"], dataset=data["dataset"], user=request.user,
+                              decoding=data.get("decoding") or {}, seed=data.get("seed", 0), chunk_size=data.get("chunk_size", 16))
         run = runs.start_run(run=run)
         return ApiResponse(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
 

@@ -14,6 +14,7 @@ from annotation.datasets.models import DatasetRow
 from generation.forms import ImportResponsesForm, ModelSpecForm, RunForm
 from generation.models import GenerationRun, ModelSpec, Response
 from generation.services import imported, runs
+from lima_site.forms import copy_errors_to_form
 from lima_site.roles import role_required
 
 
@@ -61,8 +62,7 @@ def run_create(request):
             decoding=form.decoding_overrides(), seed=form.cleaned_data["seed"], chunk_size=form.cleaned_data["chunk_size"],
         )
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+        copy_errors_to_form(form, exc)
         return _run_list(request, form=form, status=422)
     runs.start_run(run=run)
     return redirect("generation:run_detail", pk=run.pk)

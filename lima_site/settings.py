@@ -166,6 +166,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
+    # The services' ValidationError and PermissionDenied answer 400 and 403 (lima_site/api.py).
+    "EXCEPTION_HANDLER": "lima_site.api.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "lima-studio API",

@@ -10,8 +10,8 @@ from tests.builders import pairwise_study
 pytestmark = pytest.mark.django_db(transaction=True)
 
 MODELS = ["auth.User", "auth.Group", "annotation.Example", "annotation.Turn", "annotation.ExampleRevision", "annotation.Quota",
-          "datasets.Dataset", "datasets.DatasetRow", "annotation.Study", "annotation.ComparisonItem", "annotation.Assignment",
-          "annotation.Judgment", "generation.ModelSpec", "generation.GenerationRun", "generation.Response"]
+          "datasets.Dataset", "datasets.DatasetRow", "evaluation.Study", "evaluation.ComparisonItem", "evaluation.Assignment",
+          "evaluation.Judgment", "generation.ModelSpec", "generation.GenerationRun", "generation.Response"]
 
 
 NATURAL_KEYS = {"auth.User": "username", "auth.Group": "name"}  # restored by natural key, so their ids may change
@@ -28,17 +28,17 @@ def test_export_all_then_restore_into_an_empty_database_keeps_every_row(tmp_path
         while (assignment := judging.current_assignment(study=study, annotator=annotator)) is not None:
             judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotator, side="a", reason="ok")
     before = snapshot()
-    verdicts = sorted(apps.get_model("annotation.Judgment").objects.values_list("item__public_id", "annotator__username", "verdict", "side"))
+    verdicts = sorted(apps.get_model("evaluation.Judgment").objects.values_list("item__public_id", "annotator__username", "verdict", "side"))
     assert len(verdicts) == 2 * 2 + 6
     export = tmp_path / "lima-backup.json.gz"
     call_command("export_all", str(export))
 
     call_command("flush", interactive=False, verbosity=0)
-    assert not apps.get_model("annotation.Judgment").objects.exists()
+    assert not apps.get_model("evaluation.Judgment").objects.exists()
     call_command("restore_all", str(export))
 
     assert snapshot() == before
-    after = sorted(apps.get_model("annotation.Judgment").objects.values_list("item__public_id", "annotator__username", "verdict", "side"))
+    after = sorted(apps.get_model("evaluation.Judgment").objects.values_list("item__public_id", "annotator__username", "verdict", "side"))
     assert after == verdicts
 
 

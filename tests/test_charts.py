@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from annotation.evaluation import charts
-from annotation.evaluation.stats import PairwiseJudgment, Rating, agreement, rating_distribution, statistics_report, win_rates
+from annotation.evaluation.stats import GradeRecord, PairwiseJudgment, agreement, rating_distribution, statistics_report, win_rates
 
 FIGURE_1 = {"Alpaca 65B": (53, 21, 26), "GPT-4": (18, 25, 57)}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -27,7 +27,7 @@ def study():
             judgments.append(PairwiseJudgment(item, f"p{n}", baseline, "author-1", "author", shifted))
             judgments.append(PairwiseJudgment(item, f"p{n}", baseline, "gpt-4", "llm", "target" if n % 2 else verdict))
     grades = ["excellent"] * 25 + ["pass"] * 19 + ["fail"] * 6
-    ratings = [Rating(f"r{n}", "author-1", "author", grade) for n, grade in enumerate(grades)]
+    ratings = [GradeRecord(f"r{n}", "author-1", "author", grade) for n, grade in enumerate(grades)]
     return statistics_report(judgments, ratings, resamples=200, baselines=[*FIGURE_1, "Claude"])
 
 

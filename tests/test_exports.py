@@ -94,7 +94,7 @@ def test_exported_judgments_reimport_to_the_same_statistics(client, researcher, 
 
     assert imported.target == "lima-65b" and sorted(imported.baselines) == ["alpaca-65b", "davinci-003"]
     own = study_report(study, resamples=300)
-    again = statistics.statistics_report(imported.judgments, resamples=300, seed=study.seed)
+    again = stats.statistics_report(imported.judgments, resamples=300, seed=study.seed)
     assert figure_1(again.human) == figure_1(own.human)
     assert figure_1(again.llm) == figure_1(own.llm)
     # Means over annotator pairs may be summed in another order: equal up to rounding.
@@ -214,7 +214,7 @@ def test_report_downloads_as_json_and_markdown(client, researcher, make_user):
     as_json = client.get(reverse("evaluation:study_report", args=[study.pk, "json"]))
     assert as_json["Content-Type"] == "application/json"
     report = as_json.json()
-    assert report == json.loads(json.dumps(statistics.report_as_dict(study_report(study))))
+    assert report == json.loads(json.dumps(stats.report_as_dict(study_report(study))))
     assert {row["baseline"] for row in report["human"]} == {"alpaca-65b", "davinci-003"}
 
     markdown = client.get(reverse("evaluation:study_report", args=[study.pk, "md"])).content.decode()
@@ -226,9 +226,9 @@ def test_report_downloads_as_json_and_markdown(client, researcher, make_user):
 
 
 def test_markdown_report_keeps_odd_names_inside_their_cells():
-    judgments = [statistics.PairwiseJudgment(item=f"p{i}", prompt=f"p{i}", baseline="gpt|4\nnew", annotator=name, group="crowd",
+    judgments = [stats.PairwiseJudgment(item=f"p{i}", prompt=f"p{i}", baseline="gpt|4\nnew", annotator=name, group="crowd",
                                              verdict="target") for i in range(3) for name in ("x", "y")]
-    markdown = exports.report_markdown(statistics.statistics_report(judgments, resamples=50), title="t", target="lima")
+    markdown = exports.report_markdown(stats.statistics_report(judgments, resamples=50), title="t", target="lima")
     row = next(line for line in markdown.splitlines() if line.startswith("| gpt"))
     assert row.startswith("| gpt\\|4 new |") and row.count(" | ") == 6
 

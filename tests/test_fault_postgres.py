@@ -80,8 +80,8 @@ def _start_gunicorn(environment: dict, port: int, log: Path) -> subprocess.Popen
 def _stored_judgments(cluster: PostgresCluster) -> list[tuple[str, str]]:
     """(annotator, item) for every stored judgment of the load annotators."""
     with psycopg2.connect(host="127.0.0.1", port=cluster.port, user="postgres", dbname="lima") as db, db.cursor() as cursor:
-        cursor.execute("SELECT u.username, i.public_id FROM annotation_judgment j "
-                       "JOIN annotation_comparisonitem i ON i.id = j.item_id JOIN auth_user u ON u.id = j.annotator_id "
+        cursor.execute("SELECT u.username, i.public_id FROM evaluation_judgment j "
+                       "JOIN evaluation_comparisonitem i ON i.id = j.item_id JOIN auth_user u ON u.id = j.annotator_id "
                        "WHERE u.username LIKE 'load-%%'")
         return [(username, str(item).replace("-", "")) for username, item in cursor.fetchall()]
 

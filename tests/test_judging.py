@@ -246,16 +246,16 @@ def test_progress_is_exact_below_the_count_cap_and_a_lower_bound_above_it(client
     judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=me, side="a")
     judging.current_assignment(study=study, annotator=me)
     # 12 items, overlap 1, two shared by both: every item is still open to me, and one is done.
-    assert selectors_judging.annotator_progress(study=study, annotator=me) == selectors_judging.AnnotatorProgress(done=1, total=12)
+    assert selectors.annotator_progress(study=study, annotator=me) == selectors.AnnotatorProgress(done=1, total=12)
     other = annotators[1]
     while (mine := judging.current_assignment(study=study, annotator=other)) is not None:
         judging.record_judgment(study=study, item_public_id=mine.item.public_id, annotator=other, side="b")
     # The other annotator took the ten unshared items: my total shrinks to my two shared ones.
-    assert selectors_judging.annotator_progress(study=study, annotator=me) == selectors_judging.AnnotatorProgress(done=1, total=2)
+    assert selectors.annotator_progress(study=study, annotator=me) == selectors.AnnotatorProgress(done=1, total=2)
 
-    monkeypatch.setattr(selectors_judging, "PROGRESS_COUNT_CAP", 3)
+    monkeypatch.setattr(selectors, "PROGRESS_COUNT_CAP", 3)
     big = pairwise_study(researcher=researcher, annotators=[me], prompts=6, agreement_subset=0, name="big")
-    progress = selectors_judging.annotator_progress(study=big, annotator=me)
+    progress = selectors.annotator_progress(study=big, annotator=me)
     assert progress.total_is_lower_bound and progress.total == 3
     client.force_login(me)
     assert "0 / 4+ done" in client.get(reverse("evaluation:judge", args=[big.public_id])).content.decode()

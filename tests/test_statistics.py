@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 from sklearn.metrics import cohen_kappa_score
 
 from annotation.evaluation.stats import (
+    GradeRecord,
+    JudgeAnswer,
     JudgmentTable,
-    OrderedVerdict,
     PairwiseJudgment,
-    Rating,
     agreement,
     annotator_summaries,
     length_bias,
@@ -328,8 +328,8 @@ def test_annotator_summary_reports_agreement_with_everyone_else():
 # --- LLM judge biases --------------------------------------------------------------------------
 
 
-def ordered(item, order, side, target_is_a, judge="gpt-4") -> OrderedVerdict:
-    return OrderedVerdict(item=item, judge=judge, order=order, verdict_side=side, target_is_a=target_is_a)
+def ordered(item, order, side, target_is_a, judge="gpt-4") -> JudgeAnswer:
+    return JudgeAnswer(item=item, judge=judge, order=order, verdict_side=side, target_is_a=target_is_a)
 
 
 def test_position_bias_counts_verdicts_that_flip_with_the_order():
@@ -414,7 +414,7 @@ def test_length_bias_without_lengths_or_variation_says_so():
 def test_rating_distribution_reproduces_the_paper_and_brackets_it():
     grades = ["excellent"] * 25 + ["pass"] * 19 + ["fail"] * 6  # LIMA: 50% / 38% / 12%
     distribution = rating_distribution(
-        [Rating(item=f"r{n}", annotator="au1", group="author", rating=g) for n, g in enumerate(grades)], resamples=1000
+        [GradeRecord(item=f"r{n}", annotator="au1", group="author", rating=g) for n, g in enumerate(grades)], resamples=1000
     )
     assert distribution.counts == {"fail": 6, "pass": 19, "excellent": 25}
     assert {g: s.estimate for g, s in distribution.shares.items()} == pytest.approx(
@@ -428,7 +428,7 @@ def test_no_ratings_is_insufficient():
     distribution = rating_distribution([])
     assert distribution.insufficient and distribution.shares is None and distribution.message
     with pytest.raises(ValueError, match="unknown rating"):
-        rating_distribution([Rating("r1", "a", "author", "great")])
+        rating_distribution([GradeRecord("r1", "a", "author", "great")])
 
 
 # --- the whole report --------------------------------------------------------------------------

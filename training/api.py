@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
@@ -62,12 +61,9 @@ class TrainingRunViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.
         data = serializer.validated_data
         resources = slurm.Resources(**{key: data[key] for key in ("nodes", "gpus_per_node", "cpus_per_task", "partition",
                                                                  "account", "qos", "time_limit") if key in data})
-        try:
-            run = runs.create_run(name=data.get("name", ""), dataset=data["dataset"], base_model=data["base_model"],
-                                  user=request.user, hyperparameters=data.get("hyperparameters") or {},
-                                  launcher=data["launcher"], resources=resources)
-        except DjangoValidationError as exc:
-            return ApiResponse(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        run = runs.create_run(name=data.get("name", ""), dataset=data["dataset"], base_model=data["base_model"],
+                              user=request.user, hyperparameters=data.get("hyperparameters") or {},
+                              launcher=data["launcher"], resources=resources)
         if data.get("submit"):
             run = runs.submit_run(run=run)
         return ApiResponse(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
@@ -83,11 +79,7 @@ class TrainingRunViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.
     @action(detail=True, methods=["post"])
     def resubmit(self, request, pk=None):
         """Submit a run that ended early again; the trainer resumes after its last complete checkpoint."""
-        try:
-            run = runs.resubmit_run(run=self.get_object())
-        except DjangoValidationError as exc:
-            return ApiResponse(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
-        return ApiResponse(self.get_serializer(run).data)
+        return ApiResponse(self.get_serializer(runs.resubmit_run(run=self.get_object())).data)
 
     @action(detail=True, methods=["post"])
     def refresh(self, request, pk=None):

@@ -34,6 +34,8 @@ SLURM_STATES = {
 
 TIME_LIMIT = re.compile(r"^(\d+-)?\d{1,3}(:\d{2}){0,2}$|^\d+-\d{1,2}$|^UNLIMITED$")
 SLURM_NAME = re.compile(r"^[A-Za-z0-9_.\-]*$")
+# The c10d rendezvous of a multi-node run listens on this port of the job's first node.
+RENDEZVOUS_PORT = 29500
 
 
 def run_state(slurm_state: str) -> str:
@@ -73,7 +75,7 @@ class Resources:
 
 
 def render_sbatch_script(*, job_name: str, resources: Resources, workdir: str, python: str, config_path: str,
-                         log_path: str, rendezvous_port: int = 29500, environment: dict[str, str] | None = None) -> str:
+                         log_path: str) -> str:
     """The batch script of one training run.
 
     One task per node; torchrun starts one trainer process per GPU and wires the nodes together
@@ -100,8 +102,6 @@ def render_sbatch_script(*, job_name: str, resources: Resources, workdir: str, p
     lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in directives), "",
              "# LIMA supervised fine-tuning, rendered by lima-studio.", "set -euo pipefail", f"cd {q(workdir)}",
              "export PYTHONUNBUFFERED=1"]
-    for key, value in sorted((environment or {}).items()):
-        lines.append(f"export {key}={q(value)}")
     trainer = f"-m training.sft --config {q(config_path)}"
     if resources.nodes == 1 and resources.processes > 1:
         lines.append(f"exec {q(python)} -m torch.distributed.run --standalone --nproc-per-node={resources.gpus_per_node} {trainer}")
@@ -110,7 +110,7 @@ def render_sbatch_script(*, job_name: str, resources: Resources, workdir: str, p
             'head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
             f"srun --kill-on-bad-exit=1 {q(python)} -m torch.distributed.run --nnodes={resources.nodes} "
             f"--nproc-per-node={max(1, resources.gpus_per_node)} --rdzv-backend=c10d "
-            f'--rdzv-endpoint="$head_node:{rendezvous_port}" --rdzv-id="$SLURM_JOB_ID" {trainer}',
+            f'--rdzv-endpoint="$head_node:{RENDEZVOUS_PORT}" --rdzv-id="$SLURM_JOB_ID" {trainer}',
         ]
     else:
         lines.append(f"exec {q(python)} {trainer}")

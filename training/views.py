@@ -12,6 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from lima_site.forms import copy_errors_to_form
 from lima_site.roles import role_required
 from training import charts, progress
 from training.forms import DevResponsesForm, TrainingRunForm
@@ -45,8 +46,7 @@ def run_create(request):
                 launcher=form.cleaned_data["launcher"], resources=form.resources(),
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            copy_errors_to_form(form, exc)
         else:
             messages.info(request, "Check the job script below, then submit.")
             return redirect("training:run_detail", pk=run.pk)

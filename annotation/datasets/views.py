@@ -15,6 +15,7 @@ from annotation.datasets import services
 from annotation.datasets.attribution import attribution_csv_lines
 from annotation.datasets.forms import FreezeForm, ImportForm
 from annotation.datasets.models import Dataset
+from lima_site.forms import copy_errors_to_form
 from lima_site.roles import role_required
 
 
@@ -61,8 +62,7 @@ def dataset_freeze(request):
     try:
         dataset = services.freeze_dataset(user=request.user, **form.cleaned_data)
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+        copy_errors_to_form(form, exc)
         return _list(request, freeze_form=form, status=422)
     messages.success(request, f"Froze {dataset.row_count} examples as {dataset.name} (sha256 {dataset.content_hash[:12]}…).")
     return redirect("datasets:dataset_detail", pk=dataset.pk)

@@ -4,10 +4,9 @@ The judging endpoints follow the page's blindness rules: items are opaque tokens
 the scrubbed texts as "a" and "b", and nothing names a model, run or response.
 """
 
-from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
@@ -44,17 +43,14 @@ class StudyViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Retrie
     queryset = Study.objects.all()
     serializer_class = StudySerializer
     permission_classes = [capability_permission("manage_studies")]
+    validation_errors_as_detail = True  # a study that cannot open says why under "detail" (lima_site.api.exception_handler)
 
     def perform_create(self, serializer):
         serializer.save(created_by=self.request.user)
 
     @action(detail=True, methods=["post"])
     def open(self, request, pk=None):
-        try:
-            study = judging.open_study(study=self.get_object())
-        except ValidationError as exc:
-            return ApiResponse({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
-        return ApiResponse(self.get_serializer(study).data)
+        return ApiResponse(self.get_serializer(judging.open_study(study=self.get_object())).data)
 
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
@@ -88,28 +84,29 @@ def _blind_item(study: Study, annotator) -> dict:
             "done": progress.done, "total": progress.total, "total_is_lower_bound": progress.total_is_lower_bound}
 
 
+class StudyClosedConflict(exceptions.APIException):
+    """409: the study takes no judgments now (judging.StudyClosed, with its message)."""
+
+    status_code = status.HTTP_409_CONFLICT
+
+
 class JudgingView(APIView):
     """GET: the annotator's current item. POST: a verdict (a / b / tie, or fail / pass / excellent); answers with the next item."""
 
     permission_classes = [capability_permission("judge")]
+    validation_errors_as_detail = True  # the verdict is "choice" here, not the services' "side" / "grade"
 
     def _study(self, study_id) -> Study:
         return get_object_or_404(Study, public_id=study_id)
 
-    def _guarded(self, call):
-        try:
-            return call()
-        except StudyClosed as exc:
-            return ApiResponse({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
-        except PermissionDenied as exc:
-            return ApiResponse({"detail": str(exc)}, status=status.HTTP_403_FORBIDDEN)
-        except ValidationError as exc:
-            return ApiResponse({"detail": exc.messages}, status=status.HTTP_400_BAD_REQUEST)
+    def handle_exception(self, exc):
+        if isinstance(exc, StudyClosed):
+            exc = StudyClosedConflict(str(exc))
+        return super().handle_exception(exc)
 
     @extend_schema(responses=BlindItemSerializer)
     def get(self, request, study_id):
-        study = self._study(study_id)
-        return self._guarded(lambda: ApiResponse(_blind_item(study, request.user)))
+        return ApiResponse(_blind_item(self._study(study_id), request.user))
 
     @extend_schema(request=VerdictSerializer, responses=BlindItemSerializer)
     def post(self, request, study_id):
@@ -117,18 +114,14 @@ class JudgingView(APIView):
         verdict = VerdictSerializer(data=request.data)
         verdict.is_valid(raise_exception=True)
         data = verdict.validated_data
-
-        def record():
-            if study.kind == Study.Kind.PAIRWISE:
-                recorded = judging.record_judgment(study=study, item_public_id=data["item"], annotator=request.user,
-                                                   side=data["choice"], reason=data.get("reason", ""))
-            else:
-                recorded = judging.record_rating(study=study, item_public_id=data["item"], annotator=request.user,
-                                                 grade=data["choice"], reason=data.get("reason", ""))
-            return ApiResponse({**_blind_item(study, request.user), "stored": recorded.created},
-                               status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK)
-
-        return self._guarded(record)
+        if study.kind == Study.Kind.PAIRWISE:
+            recorded = judging.record_judgment(study=study, item_public_id=data["item"], annotator=request.user,
+                                               side=data["choice"], reason=data.get("reason", ""))
+        else:
+            recorded = judging.record_rating(study=study, item_public_id=data["item"], annotator=request.user,
+                                             grade=data["choice"], reason=data.get("reason", ""))
+        return ApiResponse({**_blind_item(study, request.user), "stored": recorded.created},
+                           status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK)
 
 
 # --- statistics, exports and external judgment sets (researchers) ------------------------------------
@@ -232,8 +225,6 @@ class ExternalJudgmentSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
             return ApiResponse({"detail": "nothing was imported: the file has errors",
                                 "errors": [{"line": e.line, "field": e.field, "message": e.message} for e in error.errors],
                                 "truncated": error.truncated}, status=status.HTTP_400_BAD_REQUEST)
-        except ValidationError as exc:
-            return ApiResponse(exc.message_dict, status=status.HTTP_400_BAD_REQUEST)
         return ApiResponse(ExternalJudgmentSetSerializer(judgment_set).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})

@@ -111,12 +111,12 @@ def study_report(study: Study, *, resamples: int = stats.DEFAULT_RESAMPLES) -> s
         target_len=[r[6] for r in rows], baseline_len=[r[7] for r in rows], target_on_left=[r[8] for r in rows],
     )
     ordered = [
-        stats.OrderedVerdict(item=str(item), judge=judge, order=order, verdict_side=side,
-                             target_is_a=target_is_a if order == "ab" else not target_is_a)
+        stats.JudgeAnswer(item=str(item), judge=judge, order=order, verdict_side=side,
+                          target_is_a=target_is_a if order == "ab" else not target_is_a)
         for item, judge, order, side, target_is_a in OrderedVerdict.objects.filter(judge_run__study=study).exclude(side="")
         .values_list("item__public_id", "judge_run__model__name", "order", "side", "item__target_is_a")
     ]
-    rating_records = [stats.Rating(item=str(item), annotator=name, group=groups[user_id], rating=grade)
+    rating_records = [stats.GradeRecord(item=str(item), annotator=name, group=groups[user_id], rating=grade)
                       for item, user_id, name, grade in ratings]
     return stats.statistics_report(table, rating_records, ordered, resamples=resamples, seed=study.seed)
 

@@ -59,13 +59,6 @@ def snapshot(example: Example, turns: list[Turn] | list[TurnInput] | None = None
     }
 
 
-def draft_snapshot(draft: ExampleDraft, status: str) -> dict:
-    return {
-        "split": draft.split, "source": draft.source, "status": status, "is_refusal": draft.is_refusal,
-        "title": draft.title, "turns": [{"role": t.role, "text": t.text} for t in draft.turns],
-    }
-
-
 def default_turns(split: str) -> list[TurnInput]:
     """A new example starts with the turns its split needs: a prompt, plus a response in training."""
     turns = [TurnInput(Role.USER, "")]

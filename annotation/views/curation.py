@@ -17,6 +17,7 @@ from annotation import paper, selectors
 from annotation.models import Example, ImportJob
 from annotation.services import curation as services
 from annotation.services.examples import EditConflict
+from lima_site.forms import copy_errors_to_form
 from lima_site.roles import role_required
 
 
@@ -159,8 +160,7 @@ def import_start(request):
         job = services.create_import_job(kind=form.cleaned_data["kind"], path=form.cleaned_data["path"],
                                          parameters=parameters, user=request.user)
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+        copy_errors_to_form(form, exc)
         return _imports_page(request, form, status=422)
     from annotation.tasks import run_import_job
 

@@ -73,7 +73,3 @@ def get_backend(config: BackendConfig) -> Backend:
     backend = cls(config)
     _CACHE[config] = backend
     return backend
-
-
-def forget_backends() -> None:
-    _CACHE.clear()

@@ -3,7 +3,8 @@
 LIMA found that dev perplexity does not predict quality, so the paper compared the checkpoints
 of epochs 5-10 on the 50 dev prompts and kept the best. Here each chosen epoch gets a generation
 run on a dev snapshot; the researcher compares them (generation's compare page) and picks one.
-Opening a judging study over those runs is left to the judging issue (studies do not exist yet).
+Training does not import evaluation: a study over these runs is opened from the study form, and code that
+would do it for the researcher belongs in a layer above both (see the import-linter contract).
 """
 
 from __future__ import annotations

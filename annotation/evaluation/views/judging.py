@@ -91,7 +91,8 @@ def judge_undo(request, study_id):
         undone = services.undo_last(study=study, annotator=request.user)
     except StudyClosed:
         return _render_next(request, study)
-    notice = "Your last verdict was taken back; judge the item again." if undone else "Nothing to undo (verdicts can be taken back for 60 seconds)."
+    window = int(services.UNDO_WINDOW.total_seconds())
+    notice = "Your last verdict was taken back; judge the item again." if undone else f"Nothing to undo (verdicts can be taken back for {window} seconds)."
     if not request.htmx:
         messages.info(request, notice)
         return redirect("evaluation:judge", study_id=study.public_id)

@@ -16,6 +16,7 @@ from annotation.evaluation import exports, selectors, stats
 from annotation.datasets.lima_format import FormatError
 from annotation.evaluation.models import ExternalJudgmentSet, Study
 from annotation.evaluation.services.external_judgments import import_external_judgments
+from lima_site.forms import copy_errors_to_form
 from lima_site.roles import role_required
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8",
@@ -92,8 +93,7 @@ def external_list(request):
     except FormatError as error:
         return _external_list(request, form=form, import_errors=error, status=422)
     except ValidationError as exc:
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
+        copy_errors_to_form(form, exc)
         return _external_list(request, form=form, status=422)
     messages.success(request, f"Imported {judgment_set.judgment_count} judgments of {judgment_set.target} against "
                               f"{len(judgment_set.baselines)} baseline(s).")
