@@ -121,14 +121,18 @@ def study_report(study: Study, *, resamples: int = stats.DEFAULT_RESAMPLES) -> s
     return stats.statistics_report(table, rating_records, ordered, resamples=resamples, seed=study.seed)
 
 
-def study_chart(study: Study, name: str, fmt: str, report: stats.StatisticsReport | None = None) -> bytes:
-    report = report or study_report(study)
-    target = study.target_run.model.name
+def report_chart(report: stats.StatisticsReport, name: str, fmt: str, *, target_name: str) -> bytes:
+    """One chart of a report (a study's or an external set's): Figure 1's outcomes, agreement, or ratings."""
     if name == "outcomes":
-        return charts.outcome_chart(report.human, report.llm or None, target_name=target, fmt=fmt)
+        return charts.outcome_chart(report.human, report.llm or None, target_name=target_name, fmt=fmt)
     if name == "agreement":
         return charts.agreement_heatmap(report.agreement, fmt=fmt)
     return charts.rating_chart(report.ratings, fmt=fmt)
+
+
+def results_page_charts(report: stats.StatisticsReport, *, target_name: str) -> dict[str, str]:
+    """The inline SVG charts of a results page, drawn from the one report the page computed."""
+    return {f"{name}_svg": report_chart(report, name, "svg", target_name=target_name).decode() for name in ("outcomes", "agreement")}
 
 
 def external_report(judgment_set: ExternalJudgmentSet, *, resamples: int = stats.DEFAULT_RESAMPLES) -> stats.StatisticsReport:
@@ -144,10 +148,3 @@ def external_report(judgment_set: ExternalJudgmentSet, *, resamples: int = stats
     return stats.statistics_report(table, baselines=judgment_set.baselines, resamples=resamples, seed=judgment_set.seed)
 
 
-def external_chart(judgment_set: ExternalJudgmentSet, name: str, fmt: str, report: stats.StatisticsReport | None = None) -> bytes:
-    report = report or external_report(judgment_set)
-    if name == "outcomes":
-        return charts.outcome_chart(report.human, report.llm or None, target_name=judgment_set.target, fmt=fmt)
-    if name == "agreement":
-        return charts.agreement_heatmap(report.agreement, fmt=fmt)
-    raise ValueError(f"external judgment sets have no {name!r} chart")

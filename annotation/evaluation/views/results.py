@@ -105,16 +105,15 @@ def external_results(request, pk: int):
     judgment_set = get_object_or_404(ExternalJudgmentSet, pk=pk)
     report = selectors.external_report(judgment_set)
     return render(request, "evaluation/external_results.html", {
-        "judgment_set": judgment_set, "report": report,
-        "outcomes_svg": selectors.external_chart(judgment_set, "outcomes", "svg", report).decode(),
-        "agreement_svg": selectors.external_chart(judgment_set, "agreement", "svg", report).decode(),
+        "judgment_set": judgment_set, "report": report, **selectors.results_page_charts(report, target_name=judgment_set.target),
     })
 
 
 @role_required("manage_studies")
 def external_chart(request, pk: int, name: str, fmt: str):
     judgment_set = get_object_or_404(ExternalJudgmentSet, pk=pk)
-    response = HttpResponse(selectors.external_chart(judgment_set, name, fmt),
+    report = selectors.external_report(judgment_set)
+    response = HttpResponse(selectors.report_chart(report, name, fmt, target_name=judgment_set.target),
                             content_type="image/svg+xml" if fmt == "svg" else "image/png")
     response["Content-Disposition"] = f'attachment; filename="{slugify(judgment_set.name) or "external"}-{name}.{fmt}"'
     return response

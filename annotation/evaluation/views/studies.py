@@ -94,16 +94,14 @@ def study_results(request, pk: int):
     study = get_object_or_404(Study.objects.select_related("target_run__model"), pk=pk)
     report = selectors.study_report(study)  # once: each report runs the bootstrap
     return render(request, "evaluation/study_results.html", {
-        "study": study, "report": report,
-        "outcomes_svg": selectors.study_chart(study, "outcomes", "svg", report).decode(),
-        "agreement_svg": selectors.study_chart(study, "agreement", "svg", report).decode(),
+        "study": study, "report": report, **selectors.results_page_charts(report, target_name=study.target_run.model.name),
     })
 
 
 @role_required("manage_studies")
 def study_chart(request, pk: int, name: str, fmt: str):
     study = get_object_or_404(Study.objects.select_related("target_run__model"), pk=pk)
-    content = selectors.study_chart(study, name, fmt)
+    content = selectors.report_chart(selectors.study_report(study), name, fmt, target_name=study.target_run.model.name)
     response = HttpResponse(content, content_type="image/svg+xml" if fmt == "svg" else "image/png")
     response["Content-Disposition"] = f'attachment; filename="{slugify(study.name)}-{name}.{fmt}"'
     return response
