@@ -89,14 +89,16 @@ def completed_run(*, dataset, model_name: str, text=lambda row: f"Answer to {row
 
 
 def pairwise_study(*, researcher, annotators, prompts: int = 10, baselines=("alpaca-65b", "davinci-003"), overlap: int = 1,
-                   agreement_subset: int = 2, open_it: bool = True, kind: str = "pairwise", name: str = "study"):
+                   agreement_subset: int = 2, open_it: bool = True, kind: str = "pairwise", name: str = "study",
+                   one_prompt_per_annotator: bool = True):
     from annotation.evaluation.models import Study
     from annotation.evaluation.services.judging import open_study
 
     dataset = prompt_snapshot(user=researcher, n=prompts, name=f"{name}-prompts")
     target = completed_run(dataset=dataset, model_name="lima-65b", text=lambda row: f"Primary answer to prompt {row.position}.")
     study = Study.objects.create(name=name, kind=kind, dataset=dataset, target_run=target, overlap=overlap,
-                                 agreement_subset=agreement_subset, absolute_sample=prompts, created_by=researcher, seed=11)
+                                 agreement_subset=agreement_subset, absolute_sample=prompts, created_by=researcher, seed=11,
+                                 one_prompt_per_annotator=one_prompt_per_annotator)
     for number, baseline in enumerate(baselines if kind == "pairwise" else ()):
         study.baseline_runs.add(completed_run(dataset=dataset, model_name=baseline,
                                               text=lambda row, n=number: f"Alternative {n} answer to prompt {row.position}."))

@@ -23,7 +23,7 @@ def snapshot():
 
 def test_export_all_then_restore_into_an_empty_database_keeps_every_row(tmp_path, researcher, make_user):
     crowd = [make_user("annotator", username=f"crowd{i}") for i in range(2)]
-    study = pairwise_study(researcher=researcher, annotators=crowd, prompts=4, agreement_subset=2)
+    study = pairwise_study(researcher=researcher, annotators=crowd, prompts=4, agreement_subset=2, one_prompt_per_annotator=False)
     for annotator in crowd:
         while (assignment := judging.current_assignment(study=study, annotator=annotator)) is not None:
             judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotator, side="a", reason="ok")

@@ -46,7 +46,7 @@ def judged_study(researcher, make_user, *, prompts: int = 8, name: str = "study"
     people = [make_user("annotator", username=f"{name}-crowd{i}") for i in range(2)]
     people.append(make_user("annotator", username=f"{name}-author", group="A"))
     study = pairwise_study(researcher=researcher, annotators=people, prompts=prompts, baselines=("alpaca-65b", "davinci-003"),
-                           agreement_subset=3, name=name)
+                           agreement_subset=3, name=name, one_prompt_per_annotator=False)  # every item judged, both baselines
     judge_everything(study, people, seeded_sides(1))
     if with_llm:
         judge = judge_user_for(ModelSpec.objects.create(name=f"{name}-gpt-4", backend="openai", location="http://127.0.0.1:1/v1",

@@ -141,7 +141,8 @@ def test_api_serves_statistics_and_streams_exports_by_token(api, study):
     response = api.get(f"/api/studies/{study.pk}/exports/items.jsonl", HTTP_ACCEPT="application/x-ndjson")
     assert response.status_code == 200 and isinstance(response, StreamingHttpResponse)
     records = [json.loads(line) for line in b"".join(response.streaming_content).decode().splitlines()]
-    assert len(records) == 6 and {r["target_model"] for r in records} == {"lima-65b"}
+    # 3 prompts × 2 baselines, less the 2 shared prompts' items against the other baseline (one prompt per annotator).
+    assert len(records) == study.items.count() == 4 and {r["target_model"] for r in records} == {"lima-65b"}
     assert api.get(f"/api/studies/{study.pk + 1000}/exports/items.csv").status_code == 404
 
 

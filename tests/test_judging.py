@@ -5,11 +5,12 @@ import threading
 
 import pytest
 from django.core.exceptions import PermissionDenied
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from annotation.evaluation.models import Assignment, ComparisonItem, Judgment, Rating, Study, Verdict
+from annotation.evaluation.selectors import AnnotatorProgress, annotator_progress
 from annotation.evaluation.services import judging
 from annotation.evaluation.services.judging import StudyClosed
 from tests.builders import pairwise_study
@@ -21,13 +22,14 @@ def annotators(make_user):
 
 
 @pytest.mark.django_db
-def test_items_are_built_once_with_seeded_random_sides_and_a_shared_subset(researcher, annotators):
+def test_items_are_built_once_with_random_sides_and_a_shared_subset_of_distinct_prompts(researcher, annotators):
     study = pairwise_study(researcher=researcher, annotators=annotators, prompts=20, agreement_subset=4, overlap=1)
     items = list(study.items.all())
-    assert len(items) == 40  # 20 prompts × 2 baselines
+    assert len(items) == 36  # 20 prompts × 2 baselines, less the 4 shared prompts' items against the other baseline
     assert {item.target_is_a for item in items} == {True, False}
     shared = [item for item in items if item.is_shared]
     assert len(shared) == 4 and all(item.capacity == 3 for item in shared)
+    assert len({item.row_id for item in shared}) == 4  # everyone judges them: never two items of one prompt
     assert all(item.capacity == 1 for item in items if not item.is_shared)
     for item in items:
         target_text = item.text_a if item.target_is_a else item.text_b
@@ -37,20 +39,58 @@ def test_items_are_built_once_with_seeded_random_sides_and_a_shared_subset(resea
 
 
 @pytest.mark.django_db
-def test_same_seed_builds_the_same_sides(researcher, annotators):
+def test_the_same_seed_does_not_replay_sides_or_order(researcher, annotators):
+    """Sides and order come from a cryptographic source, not the seed: two studies built from the same runs
+    and seed differ (22 sides and 22 positions agreeing by chance: about 2**-22 / 22!)."""
     first = pairwise_study(researcher=researcher, annotators=annotators, prompts=12, name="one")
     second = Study.objects.create(name="two", dataset=first.dataset, target_run=first.target_run, seed=first.seed,
                                   agreement_subset=first.agreement_subset)
     second.baseline_runs.set(first.baseline_runs.all())
     second.annotators.set(annotators)
     judging.open_study(study=second)
-    sides = lambda s: [(i.row.position, i.baseline_run.model.name, i.target_is_a) for i in s.items.select_related("row", "baseline_run__model").order_by("order_key")]  # noqa: E731
-    assert sides(first) == sides(second)
+    key = lambda i: (i.row.position, i.baseline_run.model.name)  # noqa: E731
+    sides = lambda s: {key(i): i.target_is_a for i in s.items.select_related("row", "baseline_run__model")}  # noqa: E731
+    order = lambda s: [key(i) for i in s.items.select_related("row", "baseline_run__model").order_by("order_key")]  # noqa: E731
+    assert len(sides(first)) == 22 and sides(first) != sides(second) and order(first) != order(second)
+
+
+@pytest.mark.django_db
+def test_a_study_without_a_seed_draws_one_for_its_bootstrap_when_it_opens(researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators, prompts=3, open_it=False)
+    Study.objects.filter(pk=study.pk).update(seed=None)
+    study.refresh_from_db()
+    judging.open_study(study=study)
+    assert study.seed is not None and Study.objects.get(pk=study.pk).seed == study.seed
+
+
+@pytest.mark.django_db
+def test_an_annotator_sees_each_prompt_once_and_the_database_refuses_a_second(researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=5, agreement_subset=1)
+    annotator = annotators[0]
+    rows = []
+    while assignment := judging.current_assignment(study=study, annotator=annotator):
+        rows.append(assignment.item.row_id)
+        judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotator, side="a")
+    assert sorted(rows) == sorted(set(rows)) and len(rows) == 5  # 10 items, 5 prompts: one item of each
+    assert annotator_progress(study=study, annotator=annotator) == AnnotatorProgress(done=5, total=5)
+    other = ComparisonItem.objects.filter(study=study).exclude(assignments__annotator=annotator).first()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Assignment.objects.create(item=other, annotator=annotator, study=study, prompt_row_id=other.row_id)
+
+
+@pytest.mark.django_db
+def test_turning_one_prompt_per_annotator_off_warns_on_the_study_page(client, researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators, prompts=2, one_prompt_per_annotator=False)
+    client.force_login(researcher)
+    assert "Blindness is weaker" in client.get(reverse("evaluation:study_detail", args=[study.pk])).content.decode()
+    Study.objects.filter(pk=study.pk).update(one_prompt_per_annotator=True)
+    assert "Blindness is weaker" not in client.get(reverse("evaluation:study_detail", args=[study.pk])).content.decode()
 
 
 @pytest.mark.django_db
 def test_assignment_fills_shared_items_first_balances_overlap_and_never_repeats(researcher, annotators):
-    study = pairwise_study(researcher=researcher, annotators=annotators, prompts=6, agreement_subset=2, overlap=2)
+    study = pairwise_study(researcher=researcher, annotators=annotators, prompts=6, agreement_subset=2, overlap=2,
+                           one_prompt_per_annotator=False)
     seen = {a.pk: [] for a in annotators}
     progress = True
     while progress:
@@ -156,7 +196,8 @@ def test_concurrent_annotators_never_over_fill_or_duplicate(researcher, make_use
     assert not errors
     for item in ComparisonItem.objects.filter(study=study):
         assert item.assigned_count == item.assignments.count() == item.judgments.count() == item.capacity
-    assert Judgment.objects.count() == 3 * 12 + 27 * 2
+    # 15 prompts × 2 baselines, less the 3 shared prompts' second items (everyone sees those prompts once).
+    assert Judgment.objects.count() == 3 * 12 + 24 * 2
     assert not Assignment.objects.filter(completed_at__isnull=True).exists()
 
 
@@ -240,7 +281,8 @@ def test_researchers_create_a_study_from_the_form(client, researcher, annotators
 def test_progress_is_exact_below_the_count_cap_and_a_lower_bound_above_it(client, researcher, annotators, monkeypatch):
     from annotation.evaluation import selectors
 
-    study = pairwise_study(researcher=researcher, annotators=annotators[:2], prompts=6, agreement_subset=2)
+    study = pairwise_study(researcher=researcher, annotators=annotators[:2], prompts=6, agreement_subset=2,
+                           one_prompt_per_annotator=False)
     me = annotators[0]
     assignment = judging.current_assignment(study=study, annotator=me)
     judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=me, side="a")
@@ -260,3 +302,27 @@ def test_progress_is_exact_below_the_count_cap_and_a_lower_bound_above_it(client
     client.force_login(me)
     assert "0 / 4+ done" in client.get(reverse("evaluation:judge", args=[big.public_id])).content.decode()
     assert client.get(reverse("api:judging", args=[big.public_id])).json()["total_is_lower_bound"] is True
+
+
+@pytest.mark.django_db
+def test_items_that_still_talk_about_being_a_model_are_held_until_a_researcher_decides(client, researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=3, baselines=("gpt-4",), open_it=False,
+                           agreement_subset=0)
+    run = study.baseline_runs.get()
+    run.responses.filter(row__position=0).update(text="I am an AI, so my training data ends in 2021.")
+    run.responses.filter(row__position=1).update(text="I was trained by a large company.")
+    with pytest.raises(Exception, match="2 items still look self-identifying"):
+        judging.open_study(study=study)
+    study.refresh_from_db()
+    assert study.state == "draft" and study.items.count() == 3 and study.items.filter(held=True).count() == 2
+    client.force_login(researcher)
+    page = client.get(reverse("evaluation:study_scrubbed", args=[study.pk])).content.decode()
+    assert "my training data ends in 2021" in page and "Show as it is" in page
+    first, second = study.items.filter(held=True).order_by("row__position")
+    client.post(reverse("evaluation:study_held_item", args=[study.pk, first.pk, "release"]))
+    client.post(reverse("evaluation:study_held_item", args=[study.pk, second.pk, "drop"]))
+    assert not study.items.filter(held=True).exists() and study.items.count() == 2
+    judging.open_study(study=study)
+    assert Study.objects.get(pk=study.pk).state == "open"
+    with pytest.raises(Exception, match="before the study opens"):
+        judging.decide_held_item(study=study, item_id=first.pk, release=True)

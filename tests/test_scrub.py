@@ -17,7 +17,8 @@ def test_identity_claims_and_model_names_are_removed():
 
 
 def test_ordinary_text_is_left_alone():
-    text = "Alpine lakes are cold. I am happy to help: the claude-like glacier melts in June."
+    # Names that are ordinary words stay when they are not written as a name (llama wool, a palm, to grok).
+    text = "Alpine lakes are cold. I am happy to help: the llama-wool sweater, a palm tree; meta-analyses grok it. x² ≥ 0 ✓"
     assert scrub_self_identification(text) == (text, [])
 
 

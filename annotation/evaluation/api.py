@@ -25,8 +25,9 @@ class StudySerializer(serializers.ModelSerializer):
     class Meta:
         model = Study
         fields = ["id", "public_id", "name", "public_title", "kind", "dataset", "target_run", "baseline_runs", "annotators", "overlap",
-                  "agreement_subset", "absolute_sample", "guidelines", "seed", "state", "overview", "created_at"]
-        read_only_fields = ["public_id", "state", "created_at"]
+                  "agreement_subset", "absolute_sample", "one_prompt_per_annotator", "attention_checks", "speed_flag_seconds", "max_overlap",
+                  "exclusions", "guidelines", "seed", "state", "overview", "created_at"]
+        read_only_fields = ["public_id", "state", "exclusions", "created_at"]
 
     def get_overview(self, study) -> dict:
         return study_overview(study)

@@ -10,6 +10,10 @@ Annotators are pseudonymised by default: a stable keyed hash per study, so the s
 the same pseudonym throughout one study's exports but cannot be linked across studies or back to
 an account without the server's secret key. Researchers may ask for real usernames.
 
+Attention checks are not comparisons of models: the judgments and items exports leave them out
+(the study page shows each annotator's score on them), so a re-imported export counts what the
+results page counts.
+
 This module deliberately does not import the statistics stack (numpy, scipy, scikit-learn):
 exports run in processes that never compute statistics, and the stack costs ~150 MB of memory.
 """
@@ -108,7 +112,7 @@ def judgment_export(study: Study, *, identities: bool = False) -> Export:
     models = _run_models(study)
     target = models.get(study.target_run_id, "")
     rows = (
-        Judgment.objects.filter(item__study=study)
+        Judgment.objects.filter(item__study=study, item__attention_check="")
         .order_by("item_id", "annotator_id")
         .values_list(
             "item__public_id", "item__row__position", Cast("item__row__conversations", TextField()), "item__baseline_run_id",
@@ -143,7 +147,7 @@ def item_export(study: Study) -> Export:
     models = _run_models(study)
     target = models.get(study.target_run_id, "")
     rows = (
-        ComparisonItem.objects.filter(study=study)
+        ComparisonItem.objects.filter(study=study, attention_check="")
         .order_by("id")
         .values_list("public_id", "row__position", Cast("row__conversations", TextField()), "baseline_run_id", "target_is_a",
                      "text_a", "text_b", "target_response_id", "baseline_response_id", "is_shared", Cast("scrubbed", TextField()))
@@ -299,7 +303,7 @@ def _judgment_csv_sql(study: Study, *, identities: bool) -> tuple[str, list[Any]
     labels = annotator_labels(study, identities=identities)
     models = _run_models(study)
     inner = (
-        Judgment.objects.filter(item__study=study)
+        Judgment.objects.filter(item__study=study, item__attention_check="")
         .order_by()
         .annotate(
             x_item=Cast("item__public_id", TextField()), x_position=F("item__row__position"),
@@ -414,7 +418,7 @@ def report_markdown(report: StatisticsReport, *, title: str, target: str) -> str
             continue
         lines += _table(
             ("Groups", "Annotator pairs", "Comparisons", "Tie-discounted", "With ties", "Without ties", "Mean Cohen's κ",
-             "Krippendorff's α"),
+             "Krippendorff's α (both groups' annotators pooled)"),
             ((pair.label, pair.annotator_pairs, pair.comparisons, _percent(pair.tie_discounted), _percent(pair.agreement_with_ties),
               _percent(pair.agreement_without_ties), _number(pair.mean_cohen_kappa), _number(pair.krippendorff_alpha))
              for pair in agreement.group_pairs),

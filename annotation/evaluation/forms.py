@@ -14,7 +14,8 @@ class StudyForm(forms.ModelForm):
     class Meta:
         model = Study
         fields = ["name", "public_title", "kind", "dataset", "target_run", "baseline_runs", "annotators", "overlap", "agreement_subset",
-                  "absolute_sample", "guidelines", "seed"]
+                  "absolute_sample", "one_prompt_per_annotator", "attention_checks", "speed_flag_seconds", "max_overlap",
+                  "guidelines", "seed"]
         widgets = {"guidelines": forms.Textarea(attrs={"rows": 4}), "baseline_runs": forms.SelectMultiple(attrs={"size": 5}),
                    "annotators": forms.SelectMultiple(attrs={"size": 6})}
 
@@ -43,6 +44,12 @@ class StudyForm(forms.ModelForm):
             self.add_error("baseline_runs", "a pairwise study compares the target with at least one baseline")
         if cleaned.get("overlap") == 0:
             self.add_error("overlap", "at least one judgment per item")
+        if cleaned.get("max_overlap") and cleaned.get("overlap") and cleaned["max_overlap"] <= cleaned["overlap"]:
+            self.add_error("max_overlap", "above the overlap (or 0 for off): disagreeing items grow from the overlap up to this")
+        if cleaned.get("attention_checks") and cleaned.get("kind") != "pairwise":
+            self.add_error("attention_checks", "attention checks are pairs: only pairwise studies have them")
+        if (cleaned.get("speed_flag_seconds") or 0) < 0:
+            self.add_error("speed_flag_seconds", "seconds cannot be negative")
         return cleaned
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import median
 
+from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Q
 from django.db.models.functions import Length
 
@@ -34,6 +35,11 @@ class AnnotatorProgress:
         return round(100 * self.done / self.total) if self.total else 100
 
 
+def seen_prompts(*, study: Study, annotator):
+    """The prompts (dataset rows) this annotator was handed in the study, as a subquery."""
+    return Assignment.objects.filter(study=study, annotator=annotator, prompt_row__isnull=False).values("prompt_row_id")
+
+
 def annotator_progress(*, study: Study, annotator) -> AnnotatorProgress:
     """Done = verdicts given; total = those plus every item still open to this annotator.
 
@@ -47,8 +53,12 @@ def annotator_progress(*, study: Study, annotator) -> AnnotatorProgress:
         done=Count("id", filter=Q(completed_at__isnull=False)),
         mine_with_room=Count("id", filter=Q(item__assigned_count__lt=F("item__capacity"))),
     )
-    with_room = (ComparisonItem.objects.filter(study=study, assigned_count__lt=F("capacity")).order_by().values("id")
-                 [:PROGRESS_COUNT_CAP + 1].count())
+    open_items = ComparisonItem.objects.filter(study=study, assigned_count__lt=F("capacity"))
+    if study.one_prompt_per_annotator:
+        # Items of a prompt already handed to this annotator (their own included) are not open to them.
+        open_items = open_items.exclude(row_id__in=seen_prompts(study=study, annotator=annotator))
+        mine["mine_with_room"] = 0
+    with_room = open_items.order_by().values("id")[:PROGRESS_COUNT_CAP + 1].count()
     if with_room > PROGRESS_COUNT_CAP:
         return AnnotatorProgress(done=mine["done"], total=mine["mine"] + PROGRESS_COUNT_CAP, total_is_lower_bound=True)
     return AnnotatorProgress(done=mine["done"], total=mine["mine"] + with_room - mine["mine_with_room"])
@@ -56,37 +66,60 @@ def annotator_progress(*, study: Study, annotator) -> AnnotatorProgress:
 
 @dataclass
 class AnnotatorWorkload:
+    """An annotator's work in a study and the quality-control signals a researcher acts on."""
+
+    user_id: int
     username: str
     is_llm: bool
     count: int
     median_seconds: float | None
     shared_count: int
+    gold_total: int = 0
+    gold_correct: int = 0
+    too_fast: bool = False
+    excluded_because: str = ""
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_correct / self.gold_total if self.gold_total else None
+
+
+def excluded_annotators(study: Study) -> dict[int, str]:
+    """user id -> why a researcher left the annotator out of the study's statistics."""
+    return {entry["user_id"]: entry["reason"] for entry in study.exclusions}
 
 
 def annotator_workloads(study: Study) -> list[AnnotatorWorkload]:
-    """Per annotator: verdicts, median seconds per item, how many shared (agreement) items they did."""
-    model = Judgment if study.kind == Study.Kind.PAIRWISE else Rating
-    rows = list(model.objects.filter(item__study=study).values_list("annotator_id", "annotator__username", "seconds", "item__is_shared"))
+    """Per annotator: verdicts, median seconds per item, shared (agreement) items, attention checks passed;
+    flagged when the median is under the study's speed threshold. One query."""
+    model, answer = (Judgment, "verdict") if study.kind == Study.Kind.PAIRWISE else (Rating, "grade")
+    rows = list(model.objects.filter(item__study=study).values_list(
+        "annotator_id", "annotator__username", "seconds", "item__is_shared", "item__gold_verdict", answer))
     groups = annotator_groups({row[0] for row in rows})
-    by_user: dict[str, dict] = {}
-    for user_id, username, seconds, shared in rows:
-        entry = by_user.setdefault(username, {"seconds": [], "count": 0, "shared": 0, "llm": groups[user_id] == LLM})
-        entry["count"] += 1
-        entry["shared"] += int(shared)
-        if seconds is not None:
-            entry["seconds"].append(seconds)
-    return [
-        AnnotatorWorkload(username=name, is_llm=entry["llm"], count=entry["count"],
-                         median_seconds=round(median(entry["seconds"]), 1) if entry["seconds"] else None,
-                         shared_count=entry["shared"])
-        for name, entry in sorted(by_user.items())
-    ]
+    excluded = excluded_annotators(study)
+    by_user: dict[int, AnnotatorWorkload] = {}
+    seconds: dict[int, list[float]] = {}
+    for user_id, username, spent, shared, gold, given in rows:
+        work = by_user.setdefault(user_id, AnnotatorWorkload(
+            user_id=user_id, username=username, is_llm=groups[user_id] == LLM, count=0, median_seconds=None, shared_count=0,
+            excluded_because=excluded.get(user_id, "")))
+        work.count += 1
+        work.shared_count += int(shared)
+        work.gold_total += int(bool(gold))
+        work.gold_correct += int(bool(gold) and gold == given)
+        if spent is not None:
+            seconds.setdefault(user_id, []).append(spent)
+    for user_id, work in by_user.items():
+        if user_id in seconds:
+            work.median_seconds = round(median(seconds[user_id]), 1)
+            work.too_fast = not work.is_llm and median(seconds[user_id]) < study.speed_flag_seconds
+    return sorted(by_user.values(), key=lambda work: work.username)
 
 
 def study_overview(study: Study) -> dict:
     items = study.items.aggregate(
         total=Count("id"), shared=Count("id", filter=Q(is_shared=True)),
-        scrubbed=Count("id", filter=~Q(scrubbed=[])),
+        scrubbed=Count("id", filter=~Q(scrubbed=[])), held=Count("id", filter=Q(held=True)),
     )
     model = Judgment if study.kind == Study.Kind.PAIRWISE else Rating
     verdicts = dict(model.objects.filter(item__study=study).values_list("verdict" if model is Judgment else "grade").annotate(n=Count("id")).order_by())
@@ -97,13 +130,15 @@ def study_overview(study: Study) -> dict:
 
 
 def study_report(study: Study, *, resamples: int = stats.DEFAULT_RESAMPLES) -> stats.StatisticsReport:
+    excluded = excluded_annotators(study)
+    counted = Q(item__attention_check="") & ~Q(annotator_id__in=excluded)  # checks and excluded annotators never count
     rows = list(
-        Judgment.objects.filter(item__study=study)
+        Judgment.objects.filter(counted, item__study=study)
         .annotate(target_len=Length("item__target_response__text"), baseline_len=Length("item__baseline_response__text"))
         .values_list("item__public_id", "item__row_id", "item__baseline_run__model__name", "annotator_id", "annotator__username",
                      "verdict", "target_len", "baseline_len", "item__target_is_a")
     )
-    ratings = list(Rating.objects.filter(item__study=study).values_list("item__public_id", "annotator_id", "annotator__username", "grade"))
+    ratings = list(Rating.objects.filter(counted, item__study=study).values_list("item__public_id", "annotator_id", "annotator__username", "grade"))
     groups = annotator_groups({row[3] for row in rows} | {row[1] for row in ratings})
     table = stats.JudgmentTable.from_columns(
         item=[str(r[0]) for r in rows], prompt=[str(r[1]) for r in rows], baseline=[r[2] or "" for r in rows],
@@ -113,12 +148,17 @@ def study_report(study: Study, *, resamples: int = stats.DEFAULT_RESAMPLES) -> s
     ordered = [
         stats.JudgeAnswer(item=str(item), judge=judge, order=order, verdict_side=side,
                           target_is_a=target_is_a if order == "ab" else not target_is_a)
-        for item, judge, order, side, target_is_a in OrderedVerdict.objects.filter(judge_run__study=study).exclude(side="")
+        for item, judge, order, side, target_is_a in OrderedVerdict.objects.filter(judge_run__study=study, item__attention_check="").exclude(side="")
         .values_list("item__public_id", "judge_run__model__name", "order", "side", "item__target_is_a")
     ]
     rating_records = [stats.GradeRecord(item=str(item), annotator=name, group=groups[user_id], rating=grade)
                       for item, user_id, name, grade in ratings]
-    return stats.statistics_report(table, rating_records, ordered, resamples=resamples, seed=study.seed)
+    report = stats.statistics_report(table, rating_records, ordered, resamples=resamples, seed=study.seed or 0)
+    if excluded:
+        names = dict(get_user_model().objects.filter(pk__in=excluded).values_list("pk", "username"))
+        report.notes.append("Left out of these statistics by a researcher: "
+                            + "; ".join(f"{names.get(pk, pk)} ({reason})" for pk, reason in sorted(excluded.items())) + ".")
+    return report
 
 
 def report_chart(report: stats.StatisticsReport, name: str, fmt: str, *, target_name: str) -> bytes:
@@ -130,9 +170,10 @@ def report_chart(report: stats.StatisticsReport, name: str, fmt: str, *, target_
     return charts.rating_chart(report.ratings, fmt=fmt)
 
 
-def results_page_charts(report: stats.StatisticsReport, *, target_name: str) -> dict[str, str]:
+def results_page_charts(report: stats.StatisticsReport, *, target_name: str, absolute: bool = False) -> dict[str, str]:
     """The inline SVG charts of a results page, drawn from the one report the page computed."""
-    return {f"{name}_svg": report_chart(report, name, "svg", target_name=target_name).decode() for name in ("outcomes", "agreement")}
+    names = ("ratings",) if absolute else ("outcomes", "agreement")
+    return {f"{name}_svg": report_chart(report, name, "svg", target_name=target_name).decode() for name in names}
 
 
 def external_report(judgment_set: ExternalJudgmentSet, *, resamples: int = stats.DEFAULT_RESAMPLES) -> stats.StatisticsReport:

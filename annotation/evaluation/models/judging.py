@@ -14,6 +14,14 @@ from django.db import models
 from django.db.models import F, Q
 
 
+class Verdict(models.TextChoices):
+    """A pairwise verdict in model terms; the side the annotator pressed is stored next to it."""
+
+    TARGET = "target", "Target better"
+    BASELINE = "baseline", "Baseline better"
+    TIE = "tie", "Neither significantly better"
+
+
 class Study(models.Model):
     class Kind(models.TextChoices):
         PAIRWISE = "pairwise", "Pairwise comparison"
@@ -36,7 +44,24 @@ class Study(models.Model):
     agreement_subset = models.PositiveIntegerField(default=50, help_text="Items every annotator judges (LIMA: 50).")
     absolute_sample = models.PositiveIntegerField(default=50, help_text="Absolute studies: responses to rate (LIMA: 50).")
     guidelines = models.TextField(blank=True)
-    seed = models.IntegerField(default=0)
+    seed = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="Seed of the bootstrap confidence intervals only (blank: drawn at random when the study opens). "
+                  "Sides and serving order never come from a seed: they are drawn from a cryptographic source and stored.")
+    attention_checks = models.PositiveIntegerField(
+        default=0, help_text="Pairwise: attention checks mixed in, judged by every annotator: half show one response twice "
+                             "(right answer: neither), half a response against a copy with its words shuffled (right answer: "
+                             "the intact one). Their prompts are not otherwise compared, and they never count in the results.")
+    speed_flag_seconds = models.FloatField(
+        default=3.0, help_text="Flag annotators whose median time per item is below this many seconds (0: no flag).")
+    max_overlap = models.PositiveIntegerField(
+        default=0, help_text="Adaptive overlap: an item whose annotators disagree gets one more, up to this many (0: off).")
+    exclusions = models.JSONField(
+        default=list, blank=True, help_text="Annotators left out of the statistics: [{user_id, username, reason, by, at}].")
+    one_prompt_per_annotator = models.BooleanField(
+        default=True,
+        help_text="Each annotator sees a prompt at most once. With several baselines the target's response repeats across a "
+                  "prompt's items, so an annotator who saw two of them could tell which side is the target.")
     state = models.CharField(max_length=8, choices=State.choices, default=State.DRAFT)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -47,6 +72,13 @@ class Study(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def blindness_warning(self, *, baseline_count: int) -> str:
+        """Why this study's setup weakens blindness, for the researcher's page; empty when it does not."""
+        if self.kind == self.Kind.PAIRWISE and not self.one_prompt_per_annotator and baseline_count > 1:
+            return ("Annotators may see a prompt more than once. Its items all show the same target response, so an annotator "
+                    "who sees two of them can tell the target's side by the response they have in common.")
+        return ""
 
     @property
     def annotator_title(self) -> str:
@@ -62,14 +94,21 @@ class ComparisonItem(models.Model):
     target_response = models.ForeignKey("generation.Response", on_delete=models.PROTECT, related_name="+")
     baseline_response = models.ForeignKey("generation.Response", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     baseline_run = models.ForeignKey("generation.GenerationRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
-    target_is_a = models.BooleanField(default=True, help_text="Seeded coin flip: is the target model's response shown on the left (A)?")
+    target_is_a = models.BooleanField(default=True, help_text="Cryptographic coin flip, stored: is the target's response shown on the left (A)?")
     text_a = models.TextField(help_text="What annotators see as response A (scrubbed of self-identification).")
     text_b = models.TextField(blank=True)
     scrubbed = models.JSONField(default=list, blank=True, help_text="What the scrubber replaced, for researchers to review.")
+    attention_check = models.CharField(
+        max_length=10, blank=True, choices=[("identical", "One response twice"), ("broken", "Against a shuffled copy")],
+        help_text="Not a comparison of models: a check of the annotator (never in the results).")
+    gold_verdict = models.CharField(max_length=8, blank=True, choices=Verdict.choices,
+                                    help_text="The known right answer, in model terms ('target' is the intact side).")
+    held = models.BooleanField(default=False, help_text="Its scrubbed text still talks about being a model: a researcher shows it "
+                                                        "as it is or drops it before the study opens.")
     is_shared = models.BooleanField(default=False, help_text="In the agreement subset: every annotator judges it.")
     capacity = models.PositiveIntegerField(help_text="How many annotators may be assigned (overlap, or the pool for shared items).")
     assigned_count = models.PositiveIntegerField(default=0)
-    order_key = models.PositiveIntegerField(help_text="Seeded random order in which items are handed out.")
+    order_key = models.PositiveIntegerField(help_text="Random order (cryptographic, stored) in which items are handed out.")
 
     class Meta:
         ordering = ["study", "order_key"]
@@ -89,21 +128,20 @@ class Assignment(models.Model):
 
     item = models.ForeignKey(ComparisonItem, on_delete=models.CASCADE, related_name="assignments")
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    # Set when the study shows each prompt once per annotator; the unique constraint below then refuses a second
+    # assignment of the same prompt, whatever the application does (NULLs never collide).
+    study = models.ForeignKey(Study, null=True, on_delete=models.CASCADE, related_name="+")
+    prompt_row = models.ForeignKey("datasets.DatasetRow", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     assigned_at = models.DateTimeField(auto_now_add=True)
     shown_at = models.DateTimeField(null=True, blank=True, help_text="When the item was last rendered; time on item counts from here.")
     completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["item", "annotator"], name="assignment_unique_per_annotator")]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "annotator"], name="assignment_unique_per_annotator"),
+            models.UniqueConstraint(fields=["study", "prompt_row", "annotator"], name="assignment_one_prompt_per_annotator"),
+        ]
         indexes = [models.Index(fields=["annotator", "completed_at"], name="assignment_open_idx")]
-
-
-class Verdict(models.TextChoices):
-    """A pairwise verdict in model terms; the side the annotator pressed is stored next to it."""
-
-    TARGET = "target", "Target better"
-    BASELINE = "baseline", "Baseline better"
-    TIE = "tie", "Neither significantly better"
 
 
 class Judgment(models.Model):

@@ -8,7 +8,7 @@ unique for assignments, judgments and ratings. A double submit returns the store
 
 from __future__ import annotations
 
-import random
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -18,8 +18,9 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation.evaluation.models import Assignment, ComparisonItem, Judgment, Rating, Study, Verdict
-from annotation.evaluation.scrub import scrub_self_identification
-from generation.models import GenerationRun, Response
+from annotation.evaluation.scrub import scrub_self_identification, still_self_identifying
+from annotation.evaluation.selectors import seen_prompts
+from generation.models import GenerationRun, ModelSpec, Response
 
 UNDO_WINDOW = timedelta(seconds=60)
 SIDES = {"a", "b", "tie"}
@@ -33,65 +34,190 @@ def _responses_by_row(run: GenerationRun) -> dict[int, Response]:
     return {r.row_id: r for r in Response.objects.filter(run=run, error="")}
 
 
-def build_items(*, study: Study) -> int:
-    """Create the study's items once: sides randomised per item with the study's seed, text scrubbed.
+def _model_names() -> set[str]:
+    """Every registered model's name and served name: the scrubber finds them however they are written."""
+    names = ModelSpec.objects.values_list("name", "served_model_name")
+    return {name for pair in names for name in pair if name}
 
-    Pairwise: one item per (prompt, baseline) where both models have a response. Absolute: a
-    seeded sample of `absolute_sample` target responses. The first `agreement_subset` items in
-    the seeded order are shared: every annotator in the pool judges them.
+
+@dataclass(frozen=True)
+class _Plan:
+    """One item to build: the target's response against a baseline's (pairwise), alone (absolute), or an attention check."""
+
+    target: Response
+    baseline: Response | None = None
+    run: GenerationRun | None = None
+    check: str = ""
+
+    @property
+    def row_id(self) -> int:
+        return self.target.row_id
+
+
+def _comparison_plans(study: Study, rng: secrets.SystemRandom) -> list[_Plan]:
+    target = _responses_by_row(study.target_run)
+    if study.kind != Study.Kind.PAIRWISE:
+        sample = sorted(target)
+        rng.shuffle(sample)
+        return [_Plan(target[row_id]) for row_id in sorted(sample[: study.absolute_sample])]
+    baselines = list(study.baseline_runs.all())
+    if not baselines:
+        raise ValidationError({"baseline_runs": "a pairwise study needs at least one baseline run"})
+    plans = []
+    for run in baselines:
+        if run.dataset_id != study.dataset_id or study.target_run.dataset_id != study.dataset_id:
+            raise ValidationError({"baseline_runs": "every run must be over the study's prompt snapshot"})
+        plans += [_Plan(target[row_id], response, run) for row_id, response in sorted(_responses_by_row(run).items()) if row_id in target]
+    return plans
+
+
+def _with_attention_checks(plans: list[_Plan], count: int, rng: secrets.SystemRandom) -> list[_Plan]:
+    """Turn `count` prompts into attention checks; their comparisons are not built, so no annotator meets the
+    target's response to such a prompt in a real item (it would then know which side the target is on)."""
+    rows = sorted({plan.row_id for plan in plans})
+    if count >= len(rows):
+        raise ValidationError({"attention_checks": f"at most {len(rows) - 1} here: every check uses up one of the {len(rows)} prompts"})
+    chosen = set(rng.sample(rows, count))
+    checks = {}
+    for plan in plans:
+        if plan.row_id in chosen and plan.row_id not in checks:
+            # A shuffle of at least 4 distinct words differs from the original (20 tries: certain in practice).
+            kind = "broken" if len(checks) % 2 and len(set(plan.target.text.split())) >= 4 else "identical"
+            checks[plan.row_id] = _Plan(plan.target, check=kind)
+    return [plan for plan in plans if plan.row_id not in chosen] + list(checks.values())
+
+
+def _shared_positions(plans: list[_Plan], order: list[int], subset: int, *, one_prompt: bool) -> set[int]:
+    """Which plans form the agreement subset: the first `subset` comparisons in serving order, one per prompt when
+    annotators see each prompt once (everyone judges the shared items, so two of one prompt would clash)."""
+    shared: set[int] = set()
+    rows: set[int] = set()
+    for position in sorted(range(len(plans)), key=order.__getitem__):
+        if len(shared) == subset:
+            break
+        if plans[position].check or (one_prompt and plans[position].row_id in rows):
+            continue
+        shared.add(position)
+        rows.add(plans[position].row_id)
+    return shared
+
+
+def _item(study: Study, plan: _Plan, *, order_key: int, shared: bool, pool: int, names: set[str],
+          rng: secrets.SystemRandom) -> ComparisonItem:
+    target_text, target_changes = scrub_self_identification(plan.target.text, model_names=names)
+    baseline_text, baseline_changes = "", []
+    if plan.baseline:
+        baseline_text, baseline_changes = scrub_self_identification(plan.baseline.text, model_names=names)
+    elif plan.check == "identical":
+        baseline_text = target_text
+    elif plan.check == "broken":
+        original = target_text.split()
+        words = list(original)
+        for _ in range(20):
+            rng.shuffle(words)
+            if words != original:
+                break
+        baseline_text = " ".join(words)
+    target_is_a = bool(rng.getrandbits(1)) if baseline_text else True
+    text_a, text_b = (target_text, baseline_text) if target_is_a else (baseline_text, target_text)
+    changes_a, changes_b = (target_changes, baseline_changes) if target_is_a else (baseline_changes, target_changes)
+    everyone = shared or bool(plan.check)
+    return ComparisonItem(
+        study=study, row_id=plan.row_id, target_response=plan.target, baseline_response=plan.baseline, baseline_run=plan.run,
+        target_is_a=target_is_a, text_a=text_a, text_b=text_b,
+        scrubbed=[{"side": "a", **c.as_dict()} for c in changes_a] + [{"side": "b", **c.as_dict()} for c in changes_b],
+        held=not plan.check and (still_self_identifying(text_a) or still_self_identifying(text_b)),
+        attention_check=plan.check, gold_verdict={"identical": Verdict.TIE, "broken": Verdict.TARGET}.get(plan.check, ""),
+        is_shared=shared, capacity=max(pool, study.overlap) if everyone else study.overlap, order_key=order_key,
+    )
+
+
+def build_items(*, study: Study) -> int:
+    """Create the study's items once: sides and serving order drawn per item from a cryptographic source
+    and stored, text scrubbed.
+
+    Nothing an annotator sees can replay them: there is no seed behind them (`secrets.SystemRandom`
+    reads the operating system's entropy), so reproducing a study means reading its stored items
+    or its export. Pairwise: one item per (prompt, baseline) where both models have a response, plus
+    `attention_checks` checks. Absolute: a random sample of `absolute_sample` target responses. The
+    first `agreement_subset` comparisons in serving order are shared: every annotator in the pool
+    judges them. When each annotator sees a prompt once (the default), the shared items are of
+    distinct prompts and a shared prompt's items against the other baselines are not built: nobody
+    in the pool could be given them.
     """
     if study.items.exists():
         raise ValidationError("the study's items are already built; they never change once built")
-    rng = random.Random(study.seed)
-    target = _responses_by_row(study.target_run)
-    plans: list[tuple[Response, Response | None, GenerationRun | None]] = []
-    if study.kind == Study.Kind.PAIRWISE:
-        baselines = list(study.baseline_runs.all())
-        if not baselines:
-            raise ValidationError({"baseline_runs": "a pairwise study needs at least one baseline run"})
-        for run in baselines:
-            if run.dataset_id != study.dataset_id or study.target_run.dataset_id != study.dataset_id:
-                raise ValidationError({"baseline_runs": "every run must be over the study's prompt snapshot"})
-            for row_id, baseline_response in sorted(_responses_by_row(run).items()):
-                if row_id in target:
-                    plans.append((target[row_id], baseline_response, run))
-    else:
-        sample = sorted(target)
-        rng.shuffle(sample)
-        plans = [(target[row_id], None, None) for row_id in sorted(sample[: study.absolute_sample])]
+    rng = secrets.SystemRandom()
+    plans = _comparison_plans(study, rng)
     if not plans:
         raise ValidationError("no prompt has responses from the compared runs")
+    if study.attention_checks and study.kind == Study.Kind.PAIRWISE:
+        plans = _with_attention_checks(plans, study.attention_checks, rng)
     order = list(range(len(plans)))
     rng.shuffle(order)
+    shared_positions = _shared_positions(plans, order, study.agreement_subset, one_prompt=study.one_prompt_per_annotator)
+    if study.one_prompt_per_annotator:
+        # Everyone judges a shared item, so nobody may see another item of its prompt: those are not built.
+        shared_rows = {plans[position].row_id for position in shared_positions}
+        keep = [p for p in range(len(plans)) if p in shared_positions or plans[p].row_id not in shared_rows]
+        ranks = {old: rank for rank, old in enumerate(sorted(keep, key=order.__getitem__))}  # serving order, without gaps
+        shared_positions = {index for index, old in enumerate(keep) if old in shared_positions}
+        plans, order = [plans[p] for p in keep], [ranks[p] for p in keep]
     pool = max(study.annotators.count(), 1)
-    items = []
-    for (target_response, baseline_response, baseline_run), order_key in zip(plans, order):
-        target_is_a = rng.random() < 0.5 if baseline_response else True
-        target_text, target_changes = scrub_self_identification(target_response.text)
-        if baseline_response:
-            baseline_text, baseline_changes = scrub_self_identification(baseline_response.text)
-        else:
-            baseline_text, baseline_changes = "", []
-        text_a, text_b = (target_text, baseline_text) if target_is_a else (baseline_text, target_text)
-        changes_a, changes_b = (target_changes, baseline_changes) if target_is_a else (baseline_changes, target_changes)
-        shared = order_key < study.agreement_subset
-        items.append(ComparisonItem(
-            study=study, row_id=target_response.row_id, target_response=target_response, baseline_response=baseline_response,
-            baseline_run=baseline_run, target_is_a=target_is_a, text_a=text_a, text_b=text_b,
-            scrubbed=[{"side": "a", **c.as_dict()} for c in changes_a] + [{"side": "b", **c.as_dict()} for c in changes_b],
-            is_shared=shared, capacity=max(pool, study.overlap) if shared else study.overlap, order_key=order_key,
-        ))
+    names = _model_names()
+    items = [_item(study, plan, order_key=order_key, shared=position in shared_positions, pool=pool, names=names, rng=rng)
+             for position, (plan, order_key) in enumerate(zip(plans, order))]
     ComparisonItem.objects.bulk_create(items, batch_size=1000)
     return len(items)
 
 
 def open_study(*, study: Study) -> Study:
+    """Build the items (once) and open the study, unless items are held for a researcher's decision:
+    then the items stay built and the study stays closed to annotators until each is released or dropped."""
     with transaction.atomic():
         if not study.items.exists():
             build_items(study=study)
-        Study.objects.filter(pk=study.pk).update(state=Study.State.OPEN)
+    held = study.items.filter(held=True).count()
+    if held:
+        raise ValidationError(f"{held} item{'s' if held != 1 else ''} still look{'s' if held == 1 else ''} self-identifying after "
+                              "scrubbing: show each as it is or drop it (Scrubbed text), then open the study.", code="held")
+    with transaction.atomic():
+        if study.seed is None:  # the bootstrap's seed only; drawn so that no study shares a default
+            study.seed = secrets.randbits(48)
+        Study.objects.filter(pk=study.pk).update(state=Study.State.OPEN, seed=study.seed)
     study.refresh_from_db()
     return study
+
+
+def set_exclusion(*, study: Study, annotator_id: int, reason: str, by) -> Study:
+    """Leave an annotator out of the study's statistics (reason given), or put them back (empty reason).
+    Their verdicts stay stored and exported; the report says who was left out and why."""
+    reason = " ".join(reason.split())[:300]
+    with transaction.atomic():
+        locked = Study.objects.select_for_update().get(pk=study.pk)
+        if reason and not (Judgment.objects.filter(item__study=locked, annotator_id=annotator_id).exists()
+                           or Rating.objects.filter(item__study=locked, annotator_id=annotator_id).exists()):
+            raise ValidationError("this annotator gave no verdict in the study")
+        entries = [entry for entry in locked.exclusions if entry["user_id"] != annotator_id]
+        if reason:
+            entries.append({"user_id": annotator_id, "reason": reason, "by": by.username, "at": timezone.now().isoformat()})
+        locked.exclusions = entries
+        locked.save(update_fields=["exclusions"])
+    return locked
+
+
+def decide_held_item(*, study: Study, item_id: int, release: bool) -> None:
+    """A researcher's decision on a held item: show it as it is, or leave it out of the study."""
+    if study.state != Study.State.DRAFT:
+        raise ValidationError("items are decided before the study opens")
+    with transaction.atomic():
+        item = ComparisonItem.objects.select_for_update().filter(study=study, pk=item_id, held=True).first()
+        if item is None:
+            raise ValidationError("this item is not held (already decided?)")
+        if release:
+            ComparisonItem.objects.filter(pk=item.pk).update(held=False)
+        else:
+            item.delete()
 
 
 def close_study(*, study: Study) -> Study:
@@ -136,12 +262,19 @@ def _claim(*, study: Study, annotator) -> Assignment | None:
             .exclude(assignments__annotator=annotator)
             .order_by("-is_shared", "assigned_count", "order_key")
         )
+        if study.one_prompt_per_annotator:
+            candidates = candidates.exclude(row_id__in=seen_prompts(study=study, annotator=annotator))
         if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True, of=("self",))
-        item = candidates.first()
+            # Skip items another annotator is claiming right now; when that leaves nothing, wait for their
+            # locks instead, so "no item" always means none is left for this annotator (not "all busy").
+            item = candidates.select_for_update(skip_locked=True, of=("self",)).first()
+            item = item or candidates.select_for_update(of=("self",)).first()
+        else:
+            item = candidates.first()
         if item is None:
             return None
-        assignment = Assignment.objects.create(item=item, annotator=annotator, shown_at=timezone.now())
+        assignment = Assignment.objects.create(item=item, annotator=annotator, shown_at=timezone.now(), study=study,
+                                               prompt_row_id=item.row_id if study.one_prompt_per_annotator else None)
         ComparisonItem.objects.filter(pk=item.pk).update(assigned_count=F("assigned_count") + 1)
         assignment.item = item
         return assignment
@@ -187,6 +320,16 @@ def _seconds(assignment: Assignment, now) -> float | None:
     return round((now - started).total_seconds(), 2) if started else None
 
 
+def _widen_if_disagreed(study: Study, item: ComparisonItem, answers) -> None:
+    """Adaptive overlap: once every annotator an item had room for has answered and they disagree, it takes
+    one more annotator, up to the study's `max_overlap` (off at 0). Shared items and checks keep their size."""
+    if study.max_overlap <= item.capacity or item.is_shared or item.attention_check:
+        return
+    answers = list(answers)
+    if len(answers) >= item.capacity and len(set(answers)) > 1:
+        ComparisonItem.objects.filter(pk=item.pk, capacity=item.capacity).update(capacity=F("capacity") + 1)
+
+
 def record_judgment(*, study: Study, item_public_id, annotator, side: str, reason: str = "") -> Recorded:
     """Store one pairwise verdict; a repeated submit (double click, retry, stale tab) returns the stored one."""
     if side not in SIDES:
@@ -205,6 +348,8 @@ def record_judgment(*, study: Study, item_public_id, annotator, side: str, reaso
         "verdict": verdict, "side": side, "reason": reason.strip()[:5000], "seconds": _seconds(assignment, now),
     })
     _complete(assignment, now)
+    if created:
+        _widen_if_disagreed(study, item, Judgment.objects.filter(item=item).values_list("verdict", flat=True))
     return Recorded(created=created, verdict=judgment.verdict)
 
 
@@ -221,6 +366,8 @@ def record_rating(*, study: Study, item_public_id, annotator, grade: str, reason
         "grade": grade, "reason": reason.strip()[:5000], "seconds": _seconds(assignment, now),
     })
     _complete(assignment, now)
+    if created:
+        _widen_if_disagreed(study, item, Rating.objects.filter(item=item).values_list("grade", flat=True))
     return Recorded(created=created, verdict=rating.grade)
 
 

@@ -38,7 +38,12 @@ class PairAgreement:
 
 @dataclass(frozen=True)
 class GroupPairAgreement:
-    """Annotator pairs of two groups (or within one), pooled; `label` reads like the paper's "crowd-author"."""
+    """Annotator pairs of two groups (or within one), pooled; `label` reads like the paper's "crowd-author".
+
+    The pair statistics (tie-discounted agreement, Cohen's κ) count only pairs with one annotator in each
+    group. `krippendorff_alpha` is not a between-group statistic: it is α over every annotator of both
+    groups pooled (within-group pairs included), and pages and reports label it so.
+    """
 
     groups: tuple[str, str]
     label: str

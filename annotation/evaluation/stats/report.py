@@ -53,12 +53,13 @@ def statistics_report(
     `human_llm_agreement` pools them into "human" and "llm" (human-human, human-llm).
     """
     table = _table(judgments)
+    ratings = list(ratings)
     common = {"resamples": resamples, "confidence": confidence, "seed": seed}
     notes = []
     human_rows = table.group_mask(llm_groups, exclude=True)
-    if not human_rows.any():
+    if not human_rows.any() and not ratings:  # an absolute study's ratings are human judgments too
         notes.append("No human judgments.")
-    if human_rows.all():
+    if human_rows.size and human_rows.all():
         notes.append("No LLM-judge judgments (groups: " + ", ".join(sorted(llm_groups)) + ").")
     return StatisticsReport(
         human=win_rates(table, baselines=baselines, exclude_groups=llm_groups, **common),

@@ -35,10 +35,11 @@ def study_list(request):
 def study_detail(request, pk: int):
     study = get_object_or_404(Study.objects.select_related("dataset", "target_run__model"), pk=pk)
     judge_runs = [(run, llm_judge.judge_progress(run)) for run in study.judge_runs.select_related("model")]
+    baselines = list(study.baseline_runs.select_related("model"))
     context = {
         "study": study, "overview": study_overview(study), "annotators": annotator_workloads(study),
-        "judge_runs": judge_runs, "judge_form": LLMJudgeForm(), "baselines": study.baseline_runs.select_related("model"),
-        "pool": study.annotators.order_by("username"),
+        "judge_runs": judge_runs, "judge_form": LLMJudgeForm(), "baselines": baselines,
+        "blindness_warning": study.blindness_warning(baseline_count=len(baselines)), "pool": study.annotators.order_by("username"),
     }
     if request.htmx and request.GET.get("part") == "live":
         return render(request, "evaluation/partials/study_live.html", context)
@@ -83,7 +84,46 @@ def study_scrubbed(request, pk: int):
     """What the self-identification scrubber changed, item by item, for researchers to review."""
     study = get_object_or_404(Study, pk=pk)
     items = study.items.exclude(scrubbed=[]).select_related("row").order_by("order_key")[:500]
-    return render(request, "evaluation/study_scrubbed.html", {"study": study, "items": items})
+    held = study.items.filter(held=True).select_related("row").order_by("order_key")[:200]
+    return render(request, "evaluation/study_scrubbed.html", {"study": study, "items": items, "held": held})
+
+
+EXCLUSION_REASONS = {
+    "too-fast": "too fast: median time per item under the study's threshold",
+    "failed-checks": "failed attention checks",
+    "other": "judged unreliable by a researcher",
+}
+
+
+@require_POST
+@role_required("manage_studies")
+def study_exclusion(request, pk: int, user_pk: int):
+    """Leave an annotator out of the statistics for one of the listed reasons, or (reason "include") put them back."""
+    study = get_object_or_404(Study, pk=pk)
+    choice = request.POST.get("reason", "")
+    if choice != "include" and choice not in EXCLUSION_REASONS:
+        messages.error(request, "Choose why the annotator is left out.")
+        return redirect("evaluation:study_detail", pk=study.pk)
+    try:
+        judging.set_exclusion(study=study, annotator_id=user_pk, reason=EXCLUSION_REASONS.get(choice, ""), by=request.user)
+        messages.success(request, "Annotator put back into the statistics." if choice == "include"
+                         else "Annotator left out of the statistics; the results page says so.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("evaluation:study_detail", pk=study.pk)
+
+
+@require_POST
+@role_required("manage_studies")
+def study_held_item(request, pk: int, item_pk: int, action: str):
+    """Show a held item as it is ("release") or leave it out of the study ("drop")."""
+    study = get_object_or_404(Study, pk=pk)
+    try:
+        judging.decide_held_item(study=study, item_id=item_pk, release=action == "release")
+        messages.success(request, "Item released: annotators will see it as it is." if action == "release" else "Item dropped.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("evaluation:study_scrubbed", pk=study.pk)
 
 
 
@@ -94,7 +134,8 @@ def study_results(request, pk: int):
     study = get_object_or_404(Study.objects.select_related("target_run__model"), pk=pk)
     report = selectors.study_report(study)  # once: each report runs the bootstrap
     return render(request, "evaluation/study_results.html", {
-        "study": study, "report": report, **selectors.results_page_charts(report, target_name=study.target_run.model.name),
+        "study": study, "report": report, **selectors.results_page_charts(report, target_name=study.target_run.model.name,
+                                                                   absolute=study.kind == Study.Kind.ABSOLUTE),
     })
 
 
