@@ -116,3 +116,6 @@ def test_the_study_form_checks_the_quality_settings(client, researcher, make_use
     bad = client.post(reverse("evaluation:study_list"), {**base, "max_overlap": 2, "speed_flag_seconds": -1}).content.decode()
     assert "above the overlap" in bad and "cannot be negative" in bad and not Study.objects.exists()
     assert client.post(reverse("evaluation:study_list"), {**base, "max_overlap": 4}).status_code == 302
+    assert Study.objects.get(name="qc").one_prompt_per_annotator  # left out of the post: the safe default
+    client.post(reverse("evaluation:study_list"), {**base, "name": "qc-off", "one_prompt_per_annotator": "false"})
+    assert not Study.objects.get(name="qc-off").one_prompt_per_annotator

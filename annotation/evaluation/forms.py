@@ -11,6 +11,14 @@ from generation.models import Backend, GenerationRun, ModelSpec
 
 
 class StudyForm(forms.ModelForm):
+    # A choice, not a checkbox: an unticked box and a post that leaves the field out look the same, and
+    # leaving it out must keep the safe default.
+    one_prompt_per_annotator = forms.TypedChoiceField(
+        label="One prompt per annotator", coerce=lambda value: value == "true", required=False, empty_value=True, initial="true",
+        choices=[("true", "Yes: each annotator sees a prompt once (recommended)"),
+                 ("false", "No: an annotator may see a prompt with several baselines (weaker blindness)")],
+        help_text=Study._meta.get_field("one_prompt_per_annotator").help_text)
+
     class Meta:
         model = Study
         fields = ["name", "public_title", "kind", "dataset", "target_run", "baseline_runs", "annotators", "overlap", "agreement_subset",
@@ -28,10 +36,16 @@ class StudyForm(forms.ModelForm):
         self.fields["target_run"].label_from_instance = self.fields["baseline_runs"].label_from_instance = (
             lambda run: f"#{run.pk} {run.model} on {run.dataset} ({run.get_status_display()})"
         )
+        # Settings with a sensible default may be left out of a post (an API client, an older form): the default applies.
+        for name in ("attention_checks", "speed_flag_seconds", "max_overlap"):
+            self.fields[name].required = False
         self.fields["baseline_runs"].required = False
 
     def clean(self):
         cleaned = super().clean()
+        for name in ("attention_checks", "speed_flag_seconds", "max_overlap"):
+            if cleaned.get(name) is None and name not in self.errors:
+                cleaned[name] = Study._meta.get_field(name).get_default()
         dataset, target, baselines = cleaned.get("dataset"), cleaned.get("target_run"), cleaned.get("baseline_runs") or []
         if dataset and target and target.dataset_id != dataset.pk:
             self.add_error("target_run", "the target run must be over the study's prompt snapshot")
