@@ -8,12 +8,12 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-# What the tests and benchmarks talk to (started by scripts/services.sh when down).
-TEST_ENV := DATABASE_URL=postgres://postgres@127.0.0.1:5432/lima \
-	CELERY_BROKER_URL=redis://127.0.0.1:6379/0 CELERY_RESULT_BACKEND=redis://127.0.0.1:6379/1 \
-	LIMA_VAR_DIR=$(CURDIR)/var/test DJANGO_ALLOW_ASYNC_UNSAFE=true
+# What the tests and benchmarks talk to: this checkout's own PostgreSQL and Redis (tests/services.py starts
+# them on free ports under var/test/services/ and writes their URLs to SERVICES_ENV).
+SERVICES_ENV := var/test/services/env
+TEST_ENV := . $(SERVICES_ENV) && LIMA_VAR_DIR=$(CURDIR)/var/test DJANGO_ALLOW_ASYNC_UNSAFE=true
 
-.PHONY: install run test services chromium slurm bench check clean fuzz loadtest
+.PHONY: install run test services services-stop chromium slurm bench check clean fuzz loadtest
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,8 +32,11 @@ run: install
 	$(PY) manage.py load_demo
 	HOST=$(HOST) PORT=$(PORT) PY=$(PY) scripts/run-embedded.sh
 
-services:
-	scripts/services.sh
+services: install
+	$(PY) -m tests.services start
+
+services-stop:
+	$(PY) -m tests.services stop
 
 slurm:
 	scripts/slurm.sh
@@ -43,6 +46,7 @@ chromium:
 
 test: install services chromium slurm
 	$(VENV)/bin/lint-imports
+	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install services
@@ -57,7 +61,7 @@ check: install
 	$(PY) manage.py check
 	$(PY) manage.py makemigrations --check --dry-run
 
-clean:
+clean: services-stop
 	rm -rf var/test test-artifacts
 
 # Coverage-guided fuzzing of every importer (tests/fuzz_atheris.py); FUZZ_SECONDS per target.

@@ -143,9 +143,9 @@ def child(mode: str, study_pk: int) -> None:
 def _measure(mode: str, study_pk: int) -> dict:
     from django.db import connection
 
-    settings = connection.settings_dict
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "lima_site.settings",
-           "DATABASE_URL": f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"}
+    from tests.services import database_url
+
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "lima_site.settings", "DATABASE_URL": database_url(connection.settings_dict)}
     output = subprocess.run([sys.executable, "-m", "bench.bench_exports", mode, str(study_pk)], cwd=ROOT, env=env,
                             capture_output=True, text=True, check=True)
     figures = json.loads(output.stdout.strip().splitlines()[-1])

@@ -18,9 +18,11 @@ import time
 import urllib.request
 from pathlib import Path
 
+import environ
 import psycopg2
 
 from bench.loadclient import run_load
+from tests.services import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 LEVELS = (1, 10, 50)
@@ -112,19 +114,21 @@ def run_servers(*, servers=("embedded", "production"), levels=LEVELS, seconds=SE
 
     if "production" in servers:
         # Production shape: gunicorn (4 workers × 8 threads) on PostgreSQL.
-        admin = psycopg2.connect(host="127.0.0.1", user="postgres", dbname="postgres")
+        server = environ.Env.db_url_config(os.environ["DATABASE_URL"])  # the bench's own PostgreSQL (tests/services.py)
+        connect = {"host": server["HOST"], "port": server["PORT"], "user": server["USER"], "password": server["PASSWORD"]}
+        admin = psycopg2.connect(**connect, dbname="postgres")
         admin.autocommit = True
         with admin.cursor() as cursor:
             cursor.execute(f"DROP DATABASE IF EXISTS {PG_DB}")
             cursor.execute(f"CREATE DATABASE {PG_DB}")
         port = _free_port()
-        env = {**base_env, "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{PG_DB}", "LIMA_VAR_DIR": str(tmp),
+        env = {**base_env, "DATABASE_URL": database_url(server, name=PG_DB), "LIMA_VAR_DIR": str(tmp),
                "DJANGO_DEBUG": "false", "SECRET_KEY": "load-test-secret-key-" + "x" * 40, "ALLOWED_HOSTS": "127.0.0.1,localhost",
                "LIMA_SECURE_SSL_REDIRECT": "false", "STATIC_ROOT": str(tmp / "static")}
         subprocess.run([sys.executable, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
 
         def fetch_pg(users):
-            with psycopg2.connect(host="127.0.0.1", user="postgres", dbname=PG_DB) as db, db.cursor() as cursor:
+            with psycopg2.connect(**connect, dbname=PG_DB) as db, db.cursor() as cursor:
                 cursor.execute(_judged_items_sql("%s", len(users)), users)
                 return [str(row[0]) for row in cursor.fetchall()]
 

@@ -15,8 +15,8 @@ def pytest_configure(config):
     engine = settings.DATABASES["default"]["ENGINE"]
     if "postgresql" not in engine and not os.environ.get("LIMA_TEST_ALLOW_SQLITE"):
         raise pytest.UsageError(
-            f"the suite runs against real PostgreSQL; DATABASE_URL points at {engine}. Run `make test`, "
-            "which sets DATABASE_URL=postgres://postgres@127.0.0.1:5432/lima and starts the services."
+            f"the suite runs against real PostgreSQL; DATABASE_URL points at {engine}. Run `make test`, which starts "
+            "this checkout's own PostgreSQL and Redis (python -m tests.services start) and points the suite at them."
         )
 
 

@@ -14,6 +14,7 @@ from django.db import connection
 from annotation.datasets.lima_format import ParsedRow
 from annotation.models import Status
 from annotation.datasets.services import freeze_dataset, import_examples
+from tests.services import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,9 +46,8 @@ class PollerProcess:
     def start(self) -> "PollerProcess":
         from tests.workers import wait_for
 
-        database = connection.settings_dict
         env = {**os.environ, **self.extra_env, "PYTHONUNBUFFERED": "1", "LIMA_TRAINING_POLL_SECONDS": "1",
-               "DATABASE_URL": f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}",
+               "DATABASE_URL": database_url(connection.settings_dict),
                "CELERY_BROKER_URL": settings.CELERY_BROKER_URL}
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(

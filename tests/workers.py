@@ -16,6 +16,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from tests.services import database_url
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -30,9 +32,7 @@ class WorkerProcess:
         self.process: subprocess.Popen | None = None
 
     def environment(self) -> dict:
-        database = connection.settings_dict
-        url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
-        return {**os.environ, "DATABASE_URL": url, "CELERY_BROKER_URL": self.broker_url,
+        return {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "CELERY_BROKER_URL": self.broker_url,
                 "LIMA_BROKER_VISIBILITY_TIMEOUT": str(self.visibility_timeout), "PYTHONUNBUFFERED": "1"}
 
     def start(self) -> "WorkerProcess":
