@@ -19,6 +19,13 @@ from django.db import connection
 from tests.services import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every deadline in the suite stretches with LIMA_TEST_TIME_SCALE (say 3 on a loaded 2-core machine): a deadline
+# only bounds how long a test waits for something to happen; no test asserts that anything was fast.
+TIME_SCALE = float(os.environ.get("LIMA_TEST_TIME_SCALE", "1") or 1)
+
+
+def scaled(seconds: float) -> float:
+    return seconds * TIME_SCALE
 
 
 class WorkerProcess:
@@ -46,7 +53,7 @@ class WorkerProcess:
         return self
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Celery worker {self.name} exited: {self.log_path.read_text()[-3000:]}")
@@ -86,6 +93,7 @@ def purge_broker() -> None:
 
 
 def wait_for(predicate, *, timeout: float = 120, interval: float = 0.3, what: str = "condition"):
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()

@@ -7,6 +7,12 @@ import shutil
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
+
+from tests.workers import scaled
+
+# Assertions that wait (expect(...).to_have_text) wait as long as the page does.
+expect.set_options(timeout=scaled(15_000))
 
 CHROMIUM = os.environ.get("LIMA_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -40,7 +46,7 @@ def browser():
 def page(browser, request):
     context = browser.new_context(viewport={"width": 1300, "height": 1000})
     page = context.new_page()
-    page.set_default_timeout(15_000)
+    page.set_default_timeout(scaled(15_000))
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.js_errors = errors

@@ -5,7 +5,7 @@ import pytest
 
 from tests.builders import tiny_model_spec
 from tests.training_support import PollerProcess, train_snapshot
-from tests.workers import purge_broker
+from tests.workers import purge_broker, scaled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -40,9 +40,9 @@ def test_researcher_launches_a_local_run_and_watches_the_loss_curve(page, live_s
     assert page.locator("#run-state").inner_text() == "Draft (not submitted)"
     page.click("#submit-run")
 
-    page.wait_for_selector("#loss-curve polyline.loss-line", timeout=120_000)
+    page.wait_for_selector("#loss-curve polyline.loss-line", timeout=scaled(120_000))
     assert "Step" in page.locator("#training-steps").inner_text() and "/ 40" in page.locator("#training-steps").inner_text()
-    page.wait_for_function("document.querySelector('#run-state').textContent.trim() === 'Completed'", timeout=120_000)
+    page.wait_for_function("document.querySelector('#run-state').textContent.trim() === 'Completed'", timeout=scaled(120_000))
     assert "loss" in page.locator("#training-steps").inner_text()
     page.wait_for_selector("#checkpoints >> text=browser-run-epoch-20")
     assert "sft: 100%" in page.locator("#log-tail").inner_text()
