@@ -49,8 +49,11 @@ def dataset_import(request):
         )
     except lima_format.FormatError as error:
         return _list(request, import_form=form, import_errors=error, status=422)
-    counts = ", ".join(f"{n} {split}" for split, n in sorted(result.by_split.items()))
-    messages.success(request, f"Imported {result.created} examples ({counts}) from {upload.name} in {time.perf_counter() - started:.1f} s.")
+    report = f"{result.summary()} from {upload.name} in {time.perf_counter() - started:.1f} s."
+    if result.created:
+        messages.success(request, report)
+    else:
+        messages.warning(request, f"Nothing new: every row is already stored. {report}")
     return redirect("annotation:dashboard")
 
 
