@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -55,11 +56,34 @@ def _styled(draw: Callable[..., bytes]) -> Callable[..., bytes]:
     return wrapper
 
 
+_STYLE_ATTRIBUTE = re.compile(rb' style="([^"]*)"')
+_STYLE_ELEMENT = re.compile(rb'\s*<style type="text/css">\*\{([^}<]*)\}</style>')
+_SVG_ROOT = re.compile(rb"<svg\b")
+
+
+def _attributes(declarations: bytes) -> bytes:
+    pairs = (declaration.split(b":", 1) for declaration in declarations.split(b";") if b":" in declaration)
+    return b"".join(b' %s="%s"' % (name.strip(), value.strip()) for name, value in pairs)
+
+
+def _presentation_attributes(svg: bytes) -> bytes:
+    """The same drawing without inline CSS: pages embed charts under a Content-Security-Policy that
+    refuses style attributes and elements, and every property matplotlib writes there (fill, stroke,
+    font-size, text-anchor, ...) is also an SVG presentation attribute. The `*{...}` rule becomes
+    attributes of the root, which its elements inherit."""
+    root_rules = b""
+    if match := _STYLE_ELEMENT.search(svg):
+        root_rules = _attributes(match.group(1))
+        svg = svg[:match.start()] + svg[match.end():]
+    svg = _STYLE_ATTRIBUTE.sub(lambda m: _attributes(m.group(1)), svg)
+    return _SVG_ROOT.sub(b"<svg" + root_rules, svg, count=1)
+
+
 def _render(figure: Figure, fmt: ChartFormat) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, dpi=150, metadata=_METADATA[fmt], bbox_inches="tight")
-    return buffer.getvalue()
+    return _presentation_attributes(buffer.getvalue()) if fmt == "svg" else buffer.getvalue()
 
 
 def _figure(width: float, height: float) -> Figure:
