@@ -177,7 +177,13 @@ def agreement_heatmap(report: AgreementReport, *, metric: str = "tie_discounted"
             values[a, b] = np.nan if value is None else value
             counts[a, b] = pair.comparisons
     low = -1.0 if metric in {"mean_cohen_kappa", "krippendorff_alpha"} else 0.0
-    image = axes.imshow(np.ma.masked_invalid(values), cmap="Blues", vmin=low, vmax=1.0)
+    # Vector cells, not imshow's embedded PNG: pages show the SVG inline under a Content-Security-Policy
+    # that loads images from this site only, which a data: URL is not.
+    edges = np.arange(len(groups) + 1) - 0.5
+    cells = axes.pcolormesh(edges, edges, np.ma.masked_invalid(values), cmap="Blues", vmin=low, vmax=1.0)
+    axes.set_xlim(edges[0], edges[-1])
+    axes.set_ylim(edges[-1], edges[0])  # first group at the top, as a matrix is read
+    axes.set_aspect("equal")
     axes.set_xticks(range(len(groups)), labels=groups, rotation=30, ha="right")
     axes.set_yticks(range(len(groups)), labels=groups)
     axes.set_title(METRICS[metric], fontsize=10)
@@ -187,7 +193,7 @@ def agreement_heatmap(report: AgreementReport, *, metric: str = "tie_discounted"
             text = "n/a" if np.isnan(value) else f"{value:.2f}\nn={counts[i, j]}"
             dark = not np.isnan(value) and (value - low) / (1.0 - low) > 0.6
             axes.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
-    figure.colorbar(image, ax=axes, shrink=0.8)
+    figure.colorbar(cells, ax=axes, shrink=0.8).solids.set_rasterized(False)
     return _render(figure, fmt)
 
 
