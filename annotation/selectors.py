@@ -75,6 +75,25 @@ def can_review_example(user, example: Example) -> bool:
     return visible_examples(user).filter(pk=example.pk).exists()
 
 
+def can_approve_example(user, example: Example) -> bool:
+    """Four eyes on the text as it stands: the person who last changed it (its author, or a reviewer
+    who edited the submission) cannot approve it; staff excepted, as for review."""
+    if not can_review_example(user, example):
+        return False
+    return user.is_staff or example.text_edited_by_id != user.pk
+
+
+def turn_writers(example: Example) -> list:
+    """Who wrote each turn as it stands: the person whose revision last changed its text (one query)."""
+    writers: list = []
+    previous: list[str] = []
+    for revision in example.revisions.select_related("user").order_by("version", "id"):
+        texts = [turn["text"] for turn in revision.snapshot.get("turns", [])]
+        writers = [writers[i] if i < len(previous) and previous[i] == text else revision.user for i, text in enumerate(texts)]
+        previous = texts
+    return writers
+
+
 def with_prompt_preview(examples: QuerySet[Example]) -> QuerySet[Example]:
     """First prompt and turn count as correlated subqueries: evaluated only for the rows of the page."""
     first_turn = Turn.objects.filter(example=OuterRef("pk"), position=0).values("text")[:1]
@@ -94,7 +113,7 @@ def review_queue(user, *, split: str = "", source: str = "") -> QuerySet[Example
         examples = examples.filter(split=split)
     if source:
         examples = examples.filter(source=source)
-    return with_prompt_preview(examples).select_related("created_by").order_by("updated_at", "id")
+    return with_prompt_preview(examples).select_related("created_by", "text_edited_by").order_by("updated_at", "id")
 
 
 @dataclass

@@ -93,7 +93,10 @@ def run_detail(request, pk: int):
     run = get_object_or_404(GenerationRun.objects.select_related("model", "dataset", "created_by"), pk=pk)
     context = {"run": run, "progress": runs.progress(run)}
     if request.htmx and request.GET.get("part") == "progress":
-        return render(request, "generation/partials/run_progress.html", context)
+        response = render(request, "generation/partials/run_progress.html", context)
+        if not run.is_active:
+            response["HX-Refresh"] = "true"  # the finished page lists the responses (no inline script: CSP)
+        return response
     responses = Paginator(
         Response.objects.filter(run=run).select_related("row").order_by("row__position"), 25
     ).get_page(request.GET.get("page"))

@@ -65,7 +65,10 @@ def run_detail(request, pk: int):
     run = get_object_or_404(TrainingRun.objects.select_related("dataset", "base_model", "result"), pk=pk)
     context = _progress_context(run)
     if request.GET.get("part") == "progress":
-        return render(request, "training/partials/run_progress.html", context)
+        response = render(request, "training/partials/run_progress.html", context)
+        if request.htmx and not run.is_active:
+            response["HX-Refresh"] = "true"  # the finished page shows the checkpoints (no inline script: CSP)
+        return response
     context.update(
         checkpoints=run.checkpoints.select_related("model", "dev_run").order_by("epoch"),
         dev_form=DevResponsesForm(),

@@ -8,9 +8,10 @@ stays byte-for-byte the published format).
 
 from __future__ import annotations
 
-import csv
 import io
 from typing import Iterable, Iterator
+
+from annotation.datasets.csv_cells import csv_writer, spreadsheet_safe
 
 ATTRIBUTION_KEYS = ("community", "url", "author", "licence", "post_id")
 ATTRIBUTION_COLUMNS = ("position", "source", *ATTRIBUTION_KEYS)
@@ -23,10 +24,13 @@ def attribution_of(provenance: dict) -> dict:
     return {key: provenance.get(key, "") for key in ATTRIBUTION_KEYS}
 
 
-def attribution_csv_lines(rows: Iterable[tuple[int, str, dict]]) -> Iterator[str]:
-    """CSV text, one string per row, for (position, source, attribution) rows; rows without attribution are left out."""
+def attribution_csv_lines(rows: Iterable[tuple[int, str, dict]], *, raw: bool = False) -> Iterator[str]:
+    """CSV text, one string per row, for (position, source, attribution) rows; rows without attribution are left out.
+
+    Authors' names come from the dumps: formula-leading ones are neutralised unless `raw` (see csv_cells).
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
 
     def take() -> str:
         value = buffer.getvalue()
@@ -38,5 +42,6 @@ def attribution_csv_lines(rows: Iterable[tuple[int, str, dict]]) -> Iterator[str
     yield take()
     for position, source, attribution in rows:
         if attribution:
-            writer.writerow([position + 1, source, *[attribution.get(key, "") for key in ATTRIBUTION_KEYS]])
+            record = [position + 1, source, *[attribution.get(key, "") for key in ATTRIBUTION_KEYS]]
+            writer.writerow(record if raw else spreadsheet_safe(record))
             yield take()

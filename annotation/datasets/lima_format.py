@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import IO, Iterable, Iterator
 
 from annotation import paper
+from annotation.datasets.csv_cells import csv_writer, spreadsheet_safe
 
 MAX_ERRORS = 50
 AUTO_SPLIT = "auto"
@@ -225,10 +226,13 @@ def dumps_jsonl_row(*, conversations: list[str], source: str) -> str:
     return json.dumps({"conversations": conversations, "source": source}, ensure_ascii=False, sort_keys=True) + "\n"
 
 
-def csv_lines(rows: Iterable[tuple[str, str, bool, list[str]]], max_turns: int) -> Iterator[str]:
-    """CSV text, one string per record, for (split, source, is_refusal, conversations) rows."""
+def csv_lines(rows: Iterable[tuple[str, str, bool, list[str]]], max_turns: int, *, raw: bool = False) -> Iterator[str]:
+    """CSV text, one string per record, for (split, source, is_refusal, conversations) rows.
+
+    RFC 4180 with formula-leading turns neutralised for spreadsheets unless `raw` (see csv_cells).
+    """
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv_writer(buffer)
 
     def take() -> str:
         value = buffer.getvalue()
@@ -239,5 +243,6 @@ def csv_lines(rows: Iterable[tuple[str, str, bool, list[str]]], max_turns: int) 
     writer.writerow(["split", "source", "is_refusal", *[f"turn_{n}" for n in range(1, max_turns + 1)]])
     yield take()
     for split, source, is_refusal, conversations in rows:
-        writer.writerow([split, source, "true" if is_refusal else "false", *conversations, *[""] * (max_turns - len(conversations))])
+        record = [split, source, "true" if is_refusal else "false", *conversations, *[""] * (max_turns - len(conversations))]
+        writer.writerow(record if raw else spreadsheet_safe(record))
         yield take()

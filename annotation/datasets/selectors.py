@@ -14,9 +14,9 @@ def dataset_jsonl_lines(dataset) -> Iterator[str]:
         yield lima_format.dumps_jsonl_row(conversations=conversations, source=source)
 
 
-def dataset_csv_lines(dataset) -> Iterator[str]:
+def dataset_csv_lines(dataset, *, raw: bool = False) -> Iterator[str]:
     """The snapshot as CSV (turn_1..turn_N columns); two streamed passes, the first only sizes the header."""
     rows = dataset.rows.order_by("position").values_list("is_refusal", "source", "conversations")
     max_turns = max((len(conversations) for _, _, conversations in rows.iterator(chunk_size=500)), default=1)
     records = ((dataset.split, source, refusal, conversations) for refusal, source, conversations in rows.iterator(chunk_size=500))
-    return lima_format.csv_lines(records, max_turns)
+    return lima_format.csv_lines(records, max_turns, raw=raw)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from annotation.datasets import lima_format, selectors
 from annotation.datasets import services
 from annotation.datasets.attribution import attribution_csv_lines
+from annotation.datasets.csv_cells import raw_requested
 from annotation.datasets.forms import FreezeForm, ImportForm
 from annotation.datasets.models import Dataset
 from lima_site.forms import copy_errors_to_form
@@ -48,8 +49,11 @@ def dataset_import(request):
         )
     except lima_format.FormatError as error:
         return _list(request, import_form=form, import_errors=error, status=422)
-    counts = ", ".join(f"{n} {split}" for split, n in sorted(result.by_split.items()))
-    messages.success(request, f"Imported {result.created} examples ({counts}) from {upload.name} in {time.perf_counter() - started:.1f} s.")
+    report = f"{result.summary()} from {upload.name} in {time.perf_counter() - started:.1f} s."
+    if result.created:
+        messages.success(request, report)
+    else:
+        messages.warning(request, f"Nothing new: every row is already stored. {report}")
     return redirect("annotation:dashboard")
 
 
@@ -81,7 +85,7 @@ def dataset_export(request, pk: int, fmt: str):
     if fmt == "jsonl":
         lines, content_type = selectors.dataset_jsonl_lines(dataset), "application/jsonl; charset=utf-8"
     else:
-        lines, content_type = selectors.dataset_csv_lines(dataset), "text/csv; charset=utf-8"
+        lines, content_type = selectors.dataset_csv_lines(dataset, raw=raw_requested(request.GET)), "text/csv; charset=utf-8"
     response = StreamingHttpResponse(lines, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{dataset.name}.{fmt}"'
     return response
@@ -92,6 +96,7 @@ def dataset_attribution(request, pk: int):
     """Credits for the mined rows of a snapshot (CC BY-SA asks for them), beside the unchanged GAIR/lima export."""
     dataset = get_object_or_404(Dataset, pk=pk)
     rows = dataset.rows.order_by("position").values_list("position", "source", "attribution")
-    response = StreamingHttpResponse(attribution_csv_lines(rows.iterator(chunk_size=500)), content_type="text/csv; charset=utf-8")
+    lines = attribution_csv_lines(rows.iterator(chunk_size=500), raw=raw_requested(request.GET))
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{dataset.name}.attribution.csv"'
     return response

@@ -136,6 +136,7 @@ from annotation.datasets.lima_format import FormatError  # noqa: E402
 from annotation.evaluation.models import ExternalJudgmentSet  # noqa: E402
 from annotation.evaluation.services.external_judgments import import_external_judgments  # noqa: E402
 from annotation.evaluation.views.results import streamed_export  # noqa: E402
+from annotation.datasets.csv_cells import raw_requested  # noqa: E402
 
 _STUDY_PK = OpenApiParameter("pk", int, OpenApiParameter.PATH, description="The study's id.")
 
@@ -154,7 +155,8 @@ class StudyStatisticsView(APIView):
 class StudyExportView(APIView):
     """A streamed export of the study's judgments, items, responses or ratings (CSV or JSONL).
 
-    Annotators are a stable per-study pseudonym unless `identities=1`.
+    Annotators are a stable per-study pseudonym unless `identities=1`. CSV text cells that a spreadsheet
+    would run as a formula (starting with =, +, -, @, tab or CR) get a leading single quote unless `raw=1`.
     """
 
     permission_classes = [capability_permission("manage_studies")]
@@ -171,12 +173,16 @@ class StudyExportView(APIView):
             OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=list(exports.FORMATS)),
             OpenApiParameter("identities", bool, OpenApiParameter.QUERY, required=False,
                              description="Real usernames instead of per-study pseudonyms."),
+            OpenApiParameter("raw", bool, OpenApiParameter.QUERY, required=False,
+                             description="CSV: write formula-leading text cells as they are, without the neutralising single quote "
+                                         "(for programs, not spreadsheets)."),
         ],
         responses={(200, "text/csv"): OpenApiTypes.STR, (200, "application/x-ndjson"): OpenApiTypes.STR},
     )
     def get(self, request, pk: int, kind: str, fmt: str):
         study = get_object_or_404(Study, pk=pk)
-        return streamed_export(study, kind, fmt, identities=request.query_params.get("identities") in ("1", "true", "yes"))
+        return streamed_export(study, kind, fmt, identities=request.query_params.get("identities") in ("1", "true", "yes"),
+                               raw=raw_requested(request.query_params))
 
 
 class ExternalJudgmentSetSerializer(serializers.ModelSerializer):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import io
+import re
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -55,11 +56,34 @@ def _styled(draw: Callable[..., bytes]) -> Callable[..., bytes]:
     return wrapper
 
 
+_STYLE_ATTRIBUTE = re.compile(rb' style="([^"]*)"')
+_STYLE_ELEMENT = re.compile(rb'\s*<style type="text/css">\*\{([^}<]*)\}</style>')
+_SVG_ROOT = re.compile(rb"<svg\b")
+
+
+def _attributes(declarations: bytes) -> bytes:
+    pairs = (declaration.split(b":", 1) for declaration in declarations.split(b";") if b":" in declaration)
+    return b"".join(b' %s="%s"' % (name.strip(), value.strip()) for name, value in pairs)
+
+
+def _presentation_attributes(svg: bytes) -> bytes:
+    """The same drawing without inline CSS: pages embed charts under a Content-Security-Policy that
+    refuses style attributes and elements, and every property matplotlib writes there (fill, stroke,
+    font-size, text-anchor, ...) is also an SVG presentation attribute. The `*{...}` rule becomes
+    attributes of the root, which its elements inherit."""
+    root_rules = b""
+    if match := _STYLE_ELEMENT.search(svg):
+        root_rules = _attributes(match.group(1))
+        svg = svg[:match.start()] + svg[match.end():]
+    svg = _STYLE_ATTRIBUTE.sub(lambda m: _attributes(m.group(1)), svg)
+    return _SVG_ROOT.sub(b"<svg" + root_rules, svg, count=1)
+
+
 def _render(figure: Figure, fmt: ChartFormat) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, dpi=150, metadata=_METADATA[fmt], bbox_inches="tight")
-    return buffer.getvalue()
+    return _presentation_attributes(buffer.getvalue()) if fmt == "svg" else buffer.getvalue()
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -153,7 +177,13 @@ def agreement_heatmap(report: AgreementReport, *, metric: str = "tie_discounted"
             values[a, b] = np.nan if value is None else value
             counts[a, b] = pair.comparisons
     low = -1.0 if metric in {"mean_cohen_kappa", "krippendorff_alpha"} else 0.0
-    image = axes.imshow(np.ma.masked_invalid(values), cmap="Blues", vmin=low, vmax=1.0)
+    # Vector cells, not imshow's embedded PNG: pages show the SVG inline under a Content-Security-Policy
+    # that loads images from this site only, which a data: URL is not.
+    edges = np.arange(len(groups) + 1) - 0.5
+    cells = axes.pcolormesh(edges, edges, np.ma.masked_invalid(values), cmap="Blues", vmin=low, vmax=1.0)
+    axes.set_xlim(edges[0], edges[-1])
+    axes.set_ylim(edges[-1], edges[0])  # first group at the top, as a matrix is read
+    axes.set_aspect("equal")
     axes.set_xticks(range(len(groups)), labels=groups, rotation=30, ha="right")
     axes.set_yticks(range(len(groups)), labels=groups)
     axes.set_title(METRICS[metric], fontsize=10)
@@ -163,7 +193,7 @@ def agreement_heatmap(report: AgreementReport, *, metric: str = "tie_discounted"
             text = "n/a" if np.isnan(value) else f"{value:.2f}\nn={counts[i, j]}"
             dark = not np.isnan(value) and (value - low) / (1.0 - low) > 0.6
             axes.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
-    figure.colorbar(image, ax=axes, shrink=0.8)
+    figure.colorbar(cells, ax=axes, shrink=0.8).solids.set_rasterized(False)
     return _render(figure, fmt)
 
 

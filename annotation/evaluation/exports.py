@@ -10,6 +10,10 @@ Annotators are pseudonymised by default: a stable keyed hash per study, so the s
 the same pseudonym throughout one study's exports but cannot be linked across studies or back to
 an account without the server's secret key. Researchers may ask for real usernames.
 
+CSV files are RFC 4180 (CRLF records; a field with a comma, quote, CR or LF quoted) and text cells
+that a spreadsheet would run as a formula are neutralised with a leading single quote unless the
+caller asks for `raw` values (annotation/datasets/csv_cells.py says why and how).
+
 Attention checks are not comparisons of models: the judgments and items exports leave them out
 (the study page shows each annotator's score on them), so a re-imported export counts what the
 results page counts.
@@ -20,7 +24,6 @@ exports run in processes that never compute statistics, and the stack costs ~150
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import hmac
 import io
@@ -36,6 +39,7 @@ from django.db import connection
 from django.db.models import F, Q, TextField
 from django.db.models.functions import Cast, Length
 
+from annotation.datasets.csv_cells import FORMULA_PREFIXES, LINE_TERMINATOR, NEUTRALISING_PREFIX, csv_writer, spreadsheet_safe
 from annotation.evaluation.annotators import annotator_groups
 from annotation.evaluation.models import ComparisonItem, Judgment, Rating, Study
 from generation.models import GenerationRun, Response
@@ -230,20 +234,21 @@ def study_export(study: Study, kind: ExportKind, *, identities: bool = False) ->
 # --- encodings -----------------------------------------------------------------------------------
 
 
-def csv_chunks(export: Export) -> Iterator[str]:
+def csv_chunks(export: Export, *, raw: bool = False) -> Iterator[str]:
     """Header and rows as CSV, in pieces of about 64 KB (one write per piece, not per row).
 
     JSON columns (the prompt's turns) hold their JSON text; booleans are true/false and missing
-    values empty, as the external-judgment reader expects.
+    values empty, as the external-judgment reader expects. Formula-leading text cells are
+    neutralised unless `raw`.
     """
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer)
     writer.writerow(export.columns)
     booleans = [index for index, name in enumerate(export.columns) if name in ("is_shared",)]
     for row in export.rows:
         if booleans:
             row = tuple(("true" if value else "false") if index in booleans else value for index, value in enumerate(row))
-        writer.writerow(row)
+        writer.writerow(row if raw else spreadsheet_safe(row))
         if buffer.tell() >= FLUSH_BYTES:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -273,9 +278,9 @@ def jsonl_chunks(export: Export) -> Iterator[str]:
     yield "".join(pieces)
 
 
-def encoded(export: Export, fmt: str) -> Iterator[str]:
+def encoded(export: Export, fmt: str, *, raw: bool = False) -> Iterator[str]:
     if fmt == "csv":
-        return csv_chunks(export)
+        return csv_chunks(export, raw=raw)
     if fmt == "jsonl":
         return jsonl_chunks(export)
     raise ValueError(f"unknown export format {fmt!r} (expected csv or jsonl)")
@@ -287,19 +292,33 @@ def encoded(export: Export, fmt: str) -> Iterator[str]:
 # writer and the ORM's per-row conversions cap it near 50,000 rows/s on a small machine; here
 # PostgreSQL quotes every field itself (the csv module's minimal quoting) and hands over one
 # finished line per row through a server-side cursor, so Python only joins lines.
+#
+# COPY ... TO STDOUT (FORMAT csv) was weighed and left: psycopg2's copy_expert pushes the whole
+# result into a file object before it returns (streaming it would take a thread per download), and
+# its CSV is not csv.writer's (an empty string is written "", booleans t/f), so the file would differ
+# byte for byte from the Python writer's.
 
 
-# csv.writer quotes a field holding a double quote, a comma, CR or LF (a PostgreSQL regular expression).
+# csv.writer with CRLF records quotes a field holding a double quote, a comma, CR or LF (a PostgreSQL
+# regular expression; \r and \n are its escapes for CR and LF).
 _NEEDS_QUOTES = r"""'[",\r\n]'"""
+# The characters a spreadsheet reads as the start of a formula, as a PostgreSQL array of text.
+_FORMULA_STARTS = "ARRAY[" + ", ".join(f"chr({ord(c)})" for c in FORMULA_PREFIXES) + "]"
 
 
-def _csv_field(expression: str) -> str:
-    """SQL for one text value quoted as csv.writer quotes it (QUOTE_MINIMAL); NULL is an empty field."""
-    quoted = f"""'"' || replace({expression}, '"', '""') || '"'"""
-    return f"CASE WHEN ({expression}) IS NULL THEN '' WHEN ({expression}) ~ {_NEEDS_QUOTES} THEN {quoted} ELSE ({expression}) END"
+def _neutralised(expression: str) -> str:
+    """SQL for csv_cells.neutralised: a leading single quote on a formula-leading text."""
+    return f"CASE WHEN left({expression}, 1) = ANY ({_FORMULA_STARTS}) THEN chr({ord(NEUTRALISING_PREFIX)}) || ({expression}) ELSE ({expression}) END"
 
 
-def _judgment_csv_sql(study: Study, *, identities: bool) -> tuple[str, list[Any]]:
+def _csv_field(expression: str, *, raw: bool = False) -> str:
+    """SQL for one text value as csv_chunks writes it (neutralised unless raw, QUOTE_MINIMAL); NULL is an empty field."""
+    value = expression if raw else _neutralised(expression)
+    quoted = f"""'"' || replace({value}, '"', '""') || '"'"""
+    return f"CASE WHEN ({expression}) IS NULL THEN '' WHEN ({value}) ~ {_NEEDS_QUOTES} THEN {quoted} ELSE ({value}) END"
+
+
+def _judgment_csv_sql(study: Study, *, identities: bool, raw: bool = False) -> tuple[str, list[Any]]:
     labels = annotator_labels(study, identities=identities)
     models = _run_models(study)
     inner = (
@@ -317,15 +336,20 @@ def _judgment_csv_sql(study: Study, *, identities: bool) -> tuple[str, list[Any]
     )
     inner_sql, inner_params = inner.query.sql_with_params()
     baseline = "(m.runs ->> j.x_baseline_run::text)"
+
+    def text(expression: str) -> str:
+        return _csv_field(expression, raw=raw)
+
     fields = [
-        f"'{int(study.pk)}'", "j.x_item", "j.x_position::text", _csv_field("j.x_prompt"), _csv_field("m.target"), _csv_field(baseline),
-        _csv_field(f"CASE WHEN j.x_target_is_a THEN m.target ELSE {baseline} END"),
-        _csv_field(f"CASE WHEN j.x_target_is_a THEN {baseline} ELSE m.target END"),
-        _csv_field("j.x_text_a"), _csv_field("j.x_text_b"),
+        f"'{int(study.pk)}'", "j.x_item", "j.x_position::text", text("j.x_prompt"), text("m.target"), text(baseline),
+        text(f"CASE WHEN j.x_target_is_a THEN m.target ELSE {baseline} END"),
+        text(f"CASE WHEN j.x_target_is_a THEN {baseline} ELSE m.target END"),
+        text("j.x_text_a"), text("j.x_text_b"),
         "COALESCE((CASE WHEN j.x_target_is_a THEN j.x_target_len ELSE j.x_baseline_len END)::text, '')",
         "COALESCE((CASE WHEN j.x_target_is_a THEN j.x_baseline_len ELSE j.x_target_len END)::text, '')",
-        "j.side", "j.verdict", _csv_field("(m.names ->> j.annotator_id::text)"), _csv_field("(m.groups ->> j.annotator_id::text)"),
-        "COALESCE(j.seconds::text, '')", _csv_field("j.reason"), "to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
+        "j.side", "j.verdict", text("(m.names ->> j.annotator_id::text)"), text("(m.groups ->> j.annotator_id::text)"),
+        # Python writes a whole float as 20.0 where PostgreSQL writes 20.
+        "COALESCE(regexp_replace(j.seconds::text, '^(-?[0-9]+)$', '\\1.0'), '')", text("j.reason"), "to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
     ]
     sql = (
         "WITH m AS (SELECT %s::jsonb AS runs, %s::jsonb AS names, %s::jsonb AS groups, %s::text AS target) "
@@ -338,21 +362,24 @@ def _judgment_csv_sql(study: Study, *, identities: bool) -> tuple[str, list[Any]
     return sql, params
 
 
-def postgres_judgment_csv(study: Study, *, identities: bool = False) -> Iterator[str]:
-    """The judgments CSV (same columns and quoting as `csv_chunks(judgment_export(...))`), lines built by PostgreSQL."""
-    sql, params = _judgment_csv_sql(study, identities=identities)
-    yield ",".join(JUDGMENT_COLUMNS) + "\n"
+def postgres_judgment_csv(study: Study, *, identities: bool = False, raw: bool = False) -> Iterator[str]:
+    """The judgments CSV (the same bytes as `csv_chunks(judgment_export(...))`), lines built by PostgreSQL."""
+    sql, params = _judgment_csv_sql(study, identities=identities, raw=raw)
+    yield ",".join(JUDGMENT_COLUMNS) + LINE_TERMINATOR
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while lines := cursor.fetchmany(CHUNK_SIZE):
-            yield "\n".join(line for (line,) in lines) + "\n"
+            yield LINE_TERMINATOR.join(line for (line,) in lines) + LINE_TERMINATOR
 
 
-def study_export_chunks(study: Study, kind: ExportKind, fmt: str, *, identities: bool = False) -> Iterator[str]:
-    """What the export views stream: the judgments CSV from PostgreSQL where the database is PostgreSQL, else Python's."""
+def study_export_chunks(study: Study, kind: ExportKind, fmt: str, *, identities: bool = False, raw: bool = False) -> Iterator[str]:
+    """What the export views stream: the judgments CSV from PostgreSQL where the database is PostgreSQL, else Python's.
+
+    `raw` leaves formula-leading CSV cells as they are (for programs; JSONL is always raw).
+    """
     if kind == "judgments" and fmt == "csv" and connection.vendor == "postgresql":
-        return postgres_judgment_csv(study, identities=identities)
-    return encoded(study_export(study, kind, identities=identities), fmt)
+        return postgres_judgment_csv(study, identities=identities, raw=raw)
+    return encoded(study_export(study, kind, identities=identities), fmt, raw=raw)
 
 
 # --- the statistics report as Markdown ---------------------------------------------------------

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import unicodedata
+from collections.abc import Iterable
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -37,6 +42,14 @@ class AuthorProfile(models.Model):
         return f"{self.user} ({self.group})"
 
 
+def conversation_hash(texts: Iterable[str]) -> str:
+    """SHA-256 of a conversation as a reader sees it: each utterance in Unicode NFC with every run of
+    whitespace read as one space and none at the ends, so a re-saved file (CRLF, trailing spaces,
+    composed accents) is recognised as the same content."""
+    normalised = [" ".join(unicodedata.normalize("NFC", text).split()) for text in texts]
+    return hashlib.sha256(json.dumps(normalised, ensure_ascii=False).encode()).hexdigest()
+
+
 class Example(models.Model):
     split = models.CharField(max_length=8, choices=paper.SPLITS, db_index=True)
     source = models.CharField(max_length=32, choices=paper.SOURCES, db_index=True)
@@ -48,8 +61,15 @@ class Example(models.Model):
     provenance = models.JSONField(default=dict, blank=True, help_text="Original URL, score, licence, raw text.")
     # Identity in the source dump ("stackexchange:physics.stackexchange.com:123"): re-running an import matches on it.
     source_key = models.CharField(max_length=255, blank=True, default="", editable=False)
+    # conversation_hash of the turns, kept by every service that writes them: imports skip content already here.
+    content_hash = models.CharField(max_length=64, blank=True, default="", editable=False, db_index=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="examples"
+    )
+    # Who last changed the content (turns, split, source, refusal flag, title): four eyes means that
+    # person may not approve this version either, even when they only edited someone else's example.
+    text_edited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="text_edited_examples"
     )
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="reviewed_examples"

@@ -19,7 +19,7 @@ from annotation.importers.natural_instructions import NaturalInstructionsParams,
 from annotation.importers.reddit import RedditParams, import_reddit
 from annotation.importers.stackexchange import StackExchangeParams, comment_dialogue, import_stackexchange
 from annotation.importers.wikihow import WikiHowParams, import_wikihow
-from annotation.models import Example, ExampleRevision, ImportJob, Role, Status, Turn
+from annotation.models import Example, ExampleRevision, ImportJob, Role, Status, Turn, conversation_hash
 from annotation.services.examples import EditConflict, snapshot
 
 SAVE_BATCH = 500
@@ -94,6 +94,7 @@ def save_candidates(*, candidates: list[Candidate], user) -> tuple[int, int]:
                 Example(
                     split=c.split, source=c.source, status=Status.CANDIDATE, title=c.title, created_by=user,
                     is_multi_turn=len(c.conversations) > 2, provenance=c.provenance, source_key=c.source_key,
+                    content_hash=conversation_hash(c.conversations),
                 )
                 for c in batch
             )

@@ -11,8 +11,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from annotation import paper
-from annotation.models import Example, ExampleRevision, Role, Status, Turn
-from annotation.selectors import can_edit_example, can_review_example
+from annotation.models import Example, ExampleRevision, Role, Status, Turn, conversation_hash
+from annotation.selectors import can_approve_example, can_edit_example, can_review_example
 
 # Autosaves by the same person within this window update one history entry instead of adding one per keystroke pause.
 AUTOSAVE_COALESCE = timedelta(minutes=10)
@@ -44,6 +44,10 @@ class EditConflict(Exception):
         self.submitted = submitted
         self.expected_version = expected_version
         super().__init__(f"example {current.pk} is at version {current.version}, the edit was made on version {expected_version}")
+
+
+class ApprovalNeedsAnotherReviewer(PermissionDenied):
+    """The reviewer changed the version they try to approve."""
 
 
 def snapshot(example: Example, turns: list[Turn] | list[TurnInput] | None = None) -> dict:
@@ -97,7 +101,8 @@ def create_example(*, user, split: str, source: str, author_group: str = "", is_
     with transaction.atomic():
         example = Example.objects.create(
             split=split, source=source, author_group=author_group, is_refusal=is_refusal, title=title,
-            created_by=user, status=Status.DRAFT, is_multi_turn=_is_multi_turn(turns),
+            created_by=user, text_edited_by=user, status=Status.DRAFT, is_multi_turn=_is_multi_turn(turns),
+            content_hash=conversation_hash(turn.text for turn in turns),
         )
         written = _write_turns(example, turns)
         _record(example, action=ExampleRevision.Action.CREATED, user=user, turns=written)
@@ -108,12 +113,18 @@ def _is_multi_turn(turns) -> bool:
     return sum(1 for t in turns if t.role == Role.USER) > 1
 
 
+def _content(state: dict) -> dict:
+    """What a reviewer approves: everything in a snapshot but the status."""
+    return {key: value for key, value in state.items() if key != "status"}
+
+
 def save_example(*, example_id: int, user, expected_version: int, draft: ExampleDraft,
                  action: str = ExampleRevision.Action.EDITED, edit_session: str = "") -> Example:
     """Save an edit made on `expected_version`; raises EditConflict if someone else saved meanwhile.
 
     A newer version saved by the same editor tab (`edit_session`) is not a conflict: that tab's own
-    autosave and button requests can arrive out of order.
+    autosave and button requests can arrive out of order. A save that changes the content makes
+    the saver its text editor (who may then not approve it); an autosave that changes nothing does not.
     """
     with transaction.atomic():
         example = Example.objects.select_for_update().get(pk=example_id)
@@ -125,10 +136,14 @@ def save_example(*, example_id: int, user, expected_version: int, draft: Example
                 current=example, current_snapshot=snapshot(example), submitted=draft, expected_version=expected_version
             )
         status = Status.DRAFT if example.status == Status.REJECTED and example.created_by_id == user.pk else example.status
+        title = draft.title[:200]
+        changed = _content(snapshot(example)) != _content(
+            snapshot(Example(split=draft.split, source=draft.source, is_refusal=draft.is_refusal, title=title), draft.turns))
+        content = {"text_edited_by": user, "content_hash": conversation_hash(t.text for t in draft.turns)} if changed else {}
         Example.objects.filter(pk=example.pk).update(
-            split=draft.split, source=draft.source, is_refusal=draft.is_refusal, title=draft.title[:200],
+            split=draft.split, source=draft.source, is_refusal=draft.is_refusal, title=title,
             is_multi_turn=_is_multi_turn(draft.turns), status=status, version=F("version") + 1, updated_at=timezone.now(),
-            edit_session=edit_session,
+            edit_session=edit_session, **content,
         )
         example.refresh_from_db()
         written = _write_turns(example, draft.turns)
@@ -172,13 +187,19 @@ def submit_example(*, example_id: int, user, expected_version: int, draft: Examp
 
 
 def review_example(*, example_id: int, reviewer, expected_version: int, approve: bool, comment: str = "") -> Example:
-    """Approve or reject a submitted example; rejecting needs a comment the author will read."""
+    """Approve or reject a submitted example; rejecting needs a comment the author will read.
+
+    Four eyes: whoever last changed the content cannot approve it, so a reviewer who edited a
+    submission leaves the approval to someone else (they may still reject it).
+    """
     if not approve and not comment.strip():
         raise ValidationError({"comment": "Say what the author should change."})
     with transaction.atomic():
         example = Example.objects.select_for_update().get(pk=example_id)
         if not can_review_example(reviewer, example):
             raise PermissionDenied("you cannot review this example")
+        if approve and not can_approve_example(reviewer, example):
+            raise ApprovalNeedsAnotherReviewer("you changed this version yourself: another reviewer has to approve it")
         if example.version != expected_version:
             raise EditConflict(current=example, current_snapshot=snapshot(example), submitted=None, expected_version=expected_version)
         status = Status.APPROVED if approve else Status.REJECTED

@@ -193,13 +193,18 @@ def example_delete(request, pk: int):
 
 @role_required("edit_examples")
 def example_detail(request, pk: int):
-    example = get_object_or_404(selectors.visible_examples(request.user).select_related("created_by", "reviewed_by"), pk=pk)
+    example = get_object_or_404(
+        selectors.visible_examples(request.user).select_related("created_by", "reviewed_by", "text_edited_by"), pk=pk)
     draft = _draft_of(example)
+    feedback = editor_feedback(turns=draft.turns, source=draft.source, is_refusal=draft.is_refusal)
+    writers = selectors.turn_writers(example)
     return render(request, "annotation/example_detail.html", {
         "example": example,
-        "feedback": editor_feedback(turns=draft.turns, source=draft.source, is_refusal=draft.is_refusal),
+        "feedback": feedback,
+        "turns": [(turn, writers[index] if index < len(writers) else None) for index, turn in enumerate(feedback.turns)],
         "can_edit": selectors.can_edit_example(request.user, example),
         "can_review": selectors.can_review_example(request.user, example),
+        "can_approve": selectors.can_approve_example(request.user, example),
     })
 
 

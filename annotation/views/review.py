@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 from annotation import paper, selectors
 from annotation.forms import ReviewForm
 from annotation.services import examples as services
-from annotation.services.examples import EditConflict
+from annotation.services.examples import ApprovalNeedsAnotherReviewer, EditConflict
 from lima_site.roles import role_required
 
 
@@ -45,6 +45,9 @@ def review_decide(request, pk: int):
         return redirect("annotation:example_detail", pk=pk)
     except EditConflict:
         messages.error(request, "The example changed while you were reviewing it; review the current version.")
+        return redirect("annotation:example_detail", pk=pk)
+    except ApprovalNeedsAnotherReviewer as exc:
+        messages.error(request, str(exc).capitalize() + ".")
         return redirect("annotation:example_detail", pk=pk)
     messages.success(request, f"“{example.label}” {'approved' if approve else 'sent back to its author'}.")
     return redirect("annotation:review_queue")

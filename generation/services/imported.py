@@ -2,7 +2,8 @@
 
 One JSONL row per response: `{"example_id": 12, "response": "..."}` or `{"prompt": "...", "response": "..."}`.
 Rows are matched to the snapshot by example id or by the exact prompt text; unmatched rows are
-reported (and not stored). A malformed row rejects the whole file with its line number.
+reported (and not stored). A malformed row rejects the whole file with its line number, and so does
+a file of which no row matches a prompt (it would leave an empty "completed" run).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import IO
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.datasets.lima_format import FormatError, RowError
+from annotation.datasets.lima_format import MAX_ERRORS, FormatError, RowError
 from annotation.datasets.models import Dataset
 from generation.models import Backend, GenerationRun, ModelSpec, Response, RunStatus
 
@@ -67,15 +68,20 @@ def import_responses(*, model: ModelSpec, dataset: Dataset, stream: IO[bytes], u
     for row in rows:
         by_prompt.setdefault(row.conversations[0].strip(), row)
     matched, unmatched, seen = [], [], {}
+    misses: list[RowError] = []
     for line, record in records:
-        row = by_example.get(record["example_id"]) if isinstance(record.get("example_id"), int) else by_prompt.get(record["prompt"].strip())
+        by_id = isinstance(record.get("example_id"), int)
+        row = by_example.get(record["example_id"]) if by_id else by_prompt.get(record["prompt"].strip())
         if row is None:
             unmatched.append(f"line {line}: no prompt of {dataset.name} matches")
+            misses.append(RowError(line, "example_id" if by_id else "prompt", f"no prompt of {dataset.name} matches"))
             continue
         if row.pk in seen:
             raise FormatError([RowError(line, "", f"a second response for the prompt of line {seen[row.pk]}")])
         seen[row.pk] = line
         matched.append((row, record["response"]))
+    if not matched:
+        raise FormatError(misses[:MAX_ERRORS], truncated=len(misses) > MAX_ERRORS)
     with transaction.atomic():
         run = GenerationRun.objects.create(
             model=model, dataset=dataset, decoding={}, total=len(rows), created_by=user, status=RunStatus.COMPLETED,

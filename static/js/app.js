@@ -10,3 +10,14 @@ document.addEventListener("keydown", function (event) {
     if (submit) { event.preventDefault(); submit.click(); }
   }
 });
+
+// Progress bars carry their share as data-percent: the Content-Security-Policy refuses inline style
+// attributes, so the width is set here, for the page and for every part htmx swaps in.
+htmx.onLoad(function (root) {
+  const bars = root.matches && root.matches("[data-percent]") ? [root] : [];
+  bars.push(...root.querySelectorAll("[data-percent]"));
+  for (const bar of bars) {
+    const percent = Math.max(0, Math.min(100, parseFloat(bar.dataset.percent) || 0));
+    bar.style.width = percent + "%";
+  }
+});

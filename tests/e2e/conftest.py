@@ -49,6 +49,9 @@ def page(browser, request):
     page.set_default_timeout(scaled(15_000))
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # A script, style or image the Content-Security-Policy refuses is a page that does not work as written.
+    page.on("console", lambda message: errors.append(message.text)
+            if message.type == "error" and "Content Security Policy" in message.text else None)
     page.js_errors = errors
     yield page
     failed = getattr(request.node, "rep_call", None) is not None and request.node.rep_call.failed
@@ -56,7 +59,7 @@ def page(browser, request):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
     context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    assert not errors, f"JavaScript errors or CSP violations on the page: {errors}"
 
 
 @pytest.fixture

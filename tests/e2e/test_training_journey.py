@@ -42,7 +42,7 @@ def test_researcher_launches_a_local_run_and_watches_the_loss_curve(page, live_s
 
     page.wait_for_selector("#loss-curve polyline.loss-line", timeout=scaled(120_000))
     assert "Step" in page.locator("#training-steps").inner_text() and "/ 40" in page.locator("#training-steps").inner_text()
-    page.wait_for_function("document.querySelector('#run-state').textContent.trim() === 'Completed'", timeout=scaled(120_000))
+    page.wait_for_function("() => document.querySelector('#run-state').textContent.trim() === 'Completed'", timeout=scaled(120_000))
     assert "loss" in page.locator("#training-steps").inner_text()
     page.wait_for_selector("#checkpoints >> text=browser-run-epoch-20")
     assert "sft: 100%" in page.locator("#log-tail").inner_text()

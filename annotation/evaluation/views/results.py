@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.text import slugify
 
 from annotation.evaluation import exports, selectors, stats
+from annotation.datasets.csv_cells import raw_requested
 from annotation.datasets.lima_format import FormatError
 from annotation.evaluation.models import ExternalJudgmentSet, Study
 from annotation.evaluation.services.external_judgments import import_external_judgments
@@ -38,9 +39,9 @@ def wants_identities(request) -> bool:
     return request.GET.get("identities") in ("1", "true", "yes")
 
 
-def streamed_export(study: Study, kind: str, fmt: str, *, identities: bool) -> StreamingHttpResponse:
+def streamed_export(study: Study, kind: str, fmt: str, *, identities: bool, raw: bool = False) -> StreamingHttpResponse:
     """The export as a streamed download (shared by the page links and the API)."""
-    chunks = exports.study_export_chunks(study, kind, fmt, identities=identities)  # type: ignore[arg-type]
+    chunks = exports.study_export_chunks(study, kind, fmt, identities=identities, raw=raw)  # type: ignore[arg-type]
     response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="{slugify(study.name) or "study"}-{study.pk}-{kind}.{fmt}"'
     return response
@@ -59,7 +60,7 @@ def report_download(report: stats.StatisticsReport, fmt: str, *, title: str, tar
 @role_required("manage_studies")
 def study_export(request, pk: int, kind: str, fmt: str):
     study = get_object_or_404(Study, pk=pk)
-    return streamed_export(study, kind, fmt, identities=wants_identities(request))
+    return streamed_export(study, kind, fmt, identities=wants_identities(request), raw=raw_requested(request.GET))
 
 
 @role_required("manage_studies")
