@@ -1,6 +1,8 @@
 from django import forms
+from django.conf import settings
 
 from annotation.datasets.models import Dataset
+from generation import registration
 from generation.models import Backend, ModelSpec
 
 
@@ -10,6 +12,17 @@ class ModelSpecForm(forms.ModelForm):
         fields = ["name", "backend", "location", "served_model_name", "api_key_env", "requests_per_minute",
                   "top_p", "temperature", "repetition_penalty", "max_new_tokens", "chat_template", "description"]
         widgets = {"chat_template": forms.Textarea(attrs={"rows": 2}), "description": forms.Textarea(attrs={"rows": 2})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["location"].help_text = (
+            f"A checkpoint directory under {', '.join(str(root) for root in registration.model_roots())} "
+            "(vllm, transformers), or a base URL such as https://host:8000/v1 (openai)."
+        )
+        self.fields["api_key_env"].help_text = (
+            "Name of the environment variable holding the API key (never the key itself), one of "
+            f"{', '.join(settings.LIMA_API_KEY_ENV_ALLOWED)}."
+        )
 
 
 class RunForm(forms.Form):

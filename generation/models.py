@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from tokenization.chat import CHAT_TEMPLATE
+from generation import registration
 from generation.decoding import LIMA_DECODING, Decoding
 
 
@@ -51,15 +52,24 @@ class ModelSpec(models.Model):
         return self.name
 
     def clean(self):
-        """Each backend needs its own kind of location; checked here so the form and the API agree."""
+        """Each backend needs its own kind of location; checked here so the form, the API and the checkpoint
+        poller agree (generation/registration.py holds the rules, which the worker checks again)."""
         errors = {}
         if self.backend in (Backend.VLLM, Backend.TRANSFORMERS, Backend.OPENAI) and not self.location:
             errors["location"] = "a checkpoint directory or endpoint URL is needed for this backend"
+        elif self.backend in (Backend.VLLM, Backend.TRANSFORMERS):
+            problem = registration.checkpoint_problem(self.location)
+            if problem:
+                errors["location"] = problem
         if self.backend == Backend.OPENAI:
-            if self.location and not self.location.startswith(("http://", "https://")):
-                errors["location"] = "an OpenAI-compatible base URL, e.g. http://host:8000/v1"
+            problem = self.location and registration.endpoint_problem(self.location)
+            if problem:
+                errors["location"] = problem
             if not self.served_model_name:
                 errors["served_model_name"] = "the model name the endpoint expects"
+            problem = registration.api_key_env_problem(self.api_key_env)
+            if problem:
+                errors["api_key_env"] = problem
         try:
             Decoding.from_dict(self.default_decoding())
         except ValueError as exc:

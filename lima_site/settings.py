@@ -10,16 +10,28 @@ from pathlib import Path
 import environ
 from csp import constants as csp_constants
 
+
+class RecordingEnv(environ.Env):
+    """environ.Env that remembers every variable the settings read: a model's API key may never name one."""
+
+    names_read: set[str] = set()
+
+    def get_value(self, var, *args, **kwargs):
+        RecordingEnv.names_read.add(var)
+        return super().get_value(var, *args, **kwargs)
+
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = Path(environ.Env().str("LIMA_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR = Path(RecordingEnv().str("LIMA_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-env = environ.Env(
+env = RecordingEnv(
     DJANGO_DEBUG=(bool, True),
     ALLOWED_HOSTS=(list, ["localhost", "127.0.0.1", "[::1]"]),
     CSRF_TRUSTED_ORIGINS=(list, []),
     LIMA_BLIND_TEST_AUTHORS=(bool, True),
     LIMA_SECURE_SSL_REDIRECT=(bool, True),
+    LIMA_ALLOW_PRIVATE_ENDPOINTS=(bool, False),
 )
 
 DEBUG = env("DJANGO_DEBUG")
@@ -238,9 +250,28 @@ LIMA_SLURM_TIMEOUT = env.float("LIMA_SLURM_TIMEOUT", default=30.0)
 LIMA_SLURM_PYTHON = env.str("LIMA_SLURM_PYTHON", default="")
 LIMA_SLURM_WORKDIR = env.str("LIMA_SLURM_WORKDIR", default=str(BASE_DIR))
 
+# The model registry: a transformers or vLLM model's directory must lie under one of these roots, or under
+# LIMA_MODEL_DIR or LIMA_TRAINING_DIR (the project tokenizer's model and the training runs' checkpoints).
+LIMA_MODEL_ROOTS = [Path(root) for root in env.list("LIMA_MODEL_ROOTS", default=[str(VAR_DIR / "models")])]
+# An OpenAI-compatible model names the environment variable holding its key; only names matching one of
+# these patterns (fnmatch, case-sensitive), and never a variable these settings read, may be named.
+LIMA_API_KEY_ENV_ALLOWED = env.list("LIMA_API_KEY_ENV_ALLOWED", default=["LIMA_*_API_KEY"])
+# Endpoints on loopback, private or shared addresses (a vLLM server on the cluster's network) are refused
+# unless this is set; link-local addresses (cloud metadata services) are refused whatever it says.
+LIMA_ALLOW_PRIVATE_ENDPOINTS = env("LIMA_ALLOW_PRIVATE_ENDPOINTS")
+# Where the per-model request rate is counted, shared by every worker process: Redis when the broker is
+# Redis, else memory (one count per process, which is the embedded default's single worker).
+LIMA_RATE_LIMIT_STORAGE = env.str(
+    "LIMA_RATE_LIMIT_STORAGE",
+    default=CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else "memory://",
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
+
+# Read last: every variable named above (and those of the scheme, read or not in this configuration).
+LIMA_SETTINGS_ENV_NAMES = frozenset(RecordingEnv.names_read | set(env.scheme))

@@ -126,9 +126,13 @@ def start_worker(transactional_db, tmp_path):
 
 
 @pytest.fixture
-def openai_server():
-    """A local OpenAI-compatible endpoint (no network); tests script its answers via FakeOpenAI."""
+def openai_server(settings, monkeypatch):
+    """A local OpenAI-compatible endpoint (no network); tests script its answers via FakeOpenAI.
+
+    It listens on 127.0.0.1, so the test allows private endpoints, here and in the workers it starts."""
     from tests.fake_openai import fake_openai_server
 
+    settings.LIMA_ALLOW_PRIVATE_ENDPOINTS = True
+    monkeypatch.setenv("LIMA_ALLOW_PRIVATE_ENDPOINTS", "true")
     with fake_openai_server() as url:
         yield url

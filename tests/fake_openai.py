@@ -9,18 +9,43 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class FakeOpenAI(BaseHTTPRequestHandler):
-    script: list[int] = []  # HTTP statuses to answer with, in order, before answering normally
+    # What to answer with, in order, before answering normally: an HTTP status, or (status, headers, body).
+    script: list[int | tuple[int, dict, bytes]] = []
     seen: list[dict] = []
     reply = staticmethod(lambda body: f"Echo: {body['messages'][-1]['content']}")
 
+    def _record(self, body) -> None:
+        FakeOpenAI.seen.append({"method": self.command, "path": self.path, "body": body, "auth": self.headers.get("Authorization"),
+                                "headers": {name.lower(): value for name, value in self.headers.items()}})
+
+    def _scripted(self) -> bool:
+        if not FakeOpenAI.script:
+            return False
+        step = FakeOpenAI.script.pop(0)
+        status, headers, payload = step if isinstance(step, tuple) else (step, {}, b'{"error": "scripted failure"}')
+        if status == 200:
+            return False
+        self.send_response(status)
+        # As OpenAI does: how long to wait before retrying (the SDK honours it; it keeps the suite fast).
+        self.send_header("retry-after-ms", "10")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        return True
+
+    def do_GET(self):
+        self._record(None)
+        if not self._scripted():
+            self.send_response(404)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
     def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        FakeOpenAI.seen.append({"body": body, "auth": self.headers.get("Authorization")})
-        status = FakeOpenAI.script.pop(0) if FakeOpenAI.script else 200
-        if status != 200:
-            self.send_response(status)
-            self.end_headers()
-            self.wfile.write(b'{"error": "scripted failure"}')
+        self._record(body)
+        if self._scripted():
             return
         answer = {"choices": [{"message": {"role": "assistant", "content": FakeOpenAI.reply(body)}, "finish_reason": "stop"}],
                   "usage": {"prompt_tokens": 5, "completion_tokens": 3}}

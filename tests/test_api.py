@@ -36,7 +36,7 @@ def test_registering_a_model_validates_per_backend(api):
     assert response.status_code == 400
     assert set(response.json()) == {"location", "served_model_name"}
     response = api.post("/api/models/", {"name": "gpt-4", "backend": "openai", "location": "https://api.example.com/v1",
-                                         "served_model_name": "gpt-4", "api_key_env": "OPENAI_API_KEY"}, format="json")
+                                         "served_model_name": "gpt-4", "api_key_env": "LIMA_OPENAI_API_KEY"}, format="json")
     assert response.status_code == 201 and response.json()["top_p"] == 0.9
     assert ModelSpec.objects.get(name="gpt-4").created_by.username == "researcher1"
 

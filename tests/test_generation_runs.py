@@ -56,18 +56,19 @@ def test_sigkilled_worker_mid_run_resumes_after_restart_with_exactly_one_respons
     assert len(rows) == len(set(rows)) == 40
 
 
-def test_bad_model_path_records_errors_and_retry_regenerates_only_the_failures(start_worker, researcher, tmp_path):
+def test_bad_model_path_records_errors_and_retry_regenerates_only_the_failures(start_worker, researcher):
+    from django.conf import settings
+
     start_worker()
     dataset = prompt_snapshot(user=researcher, n=6)
-    model = tiny_model_spec(location=str(tmp_path / "missing-checkpoint"))
+    # Under the model root (the worker refuses paths outside it before trying to load them), but missing.
+    model = tiny_model_spec(location=str(settings.LIMA_MODEL_ROOTS[0] / "missing-checkpoint"))
     run = runs.create_run(model=model, dataset=dataset, user=researcher, chunk_size=3)
     runs.start_run(run=run)
     wait_for(lambda: finished(run), what="the failing run to finish")
     assert run.status == RunStatus.COMPLETED_WITH_ERRORS
     errors = set(Response.objects.filter(run=run).values_list("error", flat=True))
     assert len(errors) == 1 and "does not load" in errors.pop()
-
-    from django.conf import settings
 
     ModelSpec.objects.filter(pk=model.pk).update(location=str(settings.LIMA_MODEL_DIR))
     assert runs.retry_failures(run=run) == 2

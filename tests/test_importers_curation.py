@@ -181,6 +181,52 @@ def test_import_paths_must_stay_inside_the_dumps_folder(client, dump, researcher
     assert unknown.status_code == 422 and "tempreature" in unknown.content.decode()
 
 
+SITES_FILE_PAYLOADS = ["/etc/passwd", "../../../../../../etc/passwd", "/nonexistent/sites.json", "../outside.json", "escape/sites.json"]
+
+
+def test_a_site_list_from_the_browser_must_lie_in_the_dumps_folder_and_never_says_what_exists_outside(
+        client, dump, researcher, settings, tmp_path_factory):
+    outside = tmp_path_factory.mktemp("outside")
+    (outside / "sites.json").write_text("{not json")  # exists outside, and would say so when read
+    settings.LIMA_DUMPS_DIR = dump
+    (dump / "escape").symlink_to(outside)
+    client.force_login(researcher)
+    messages = {}
+    for sites_file in SITES_FILE_PAYLOADS:
+        with pytest.raises(curation.ValidationError) as error:
+            curation.create_import_job(kind="stackexchange", path=PHYSICS, parameters={"sites_file": sites_file}, user=researcher)
+        messages[sites_file] = error.value.message_dict["parameters"]
+        response = client.post(reverse("annotation:import_start"),
+                               {"kind": "stackexchange", "path": PHYSICS, "parameters": json.dumps({"sites_file": sites_file})})
+        assert response.status_code == 422 and "sites_file" in response.content.decode()
+    assert not ImportJob.objects.exists()
+    # Outside the folder (parent paths, a symlink out of it) the answer is the same, whether the file exists or not.
+    outside_messages = {tuple(messages[p]) for p in ("../../../../../../etc/passwd", "../outside.json", "escape/sites.json")}
+    assert outside_messages == {(f"sites_file must lie under {dump.resolve()}",)}
+    # Inside it, a missing file is named as missing below the folder (which is what "/etc/passwd" means there).
+    for sites_file in ("/etc/passwd", "/nonexistent/sites.json"):
+        assert messages[sites_file] == [f"{sites_file!r} does not exist under {dump.resolve()}"]
+
+
+def test_a_stored_job_naming_a_site_list_outside_the_dumps_folder_fails_without_reading_it(dump, researcher, settings):
+    settings.LIMA_DUMPS_DIR = dump
+    job = ImportJob.objects.create(kind="stackexchange", path=PHYSICS, parameters={"sites_file": "../../../../../../etc/passwd"},
+                                   created_by=researcher)
+    run_import_job.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.FAILED and job.error == f"sites_file must lie under {dump.resolve()}"
+
+
+def test_a_site_list_inside_the_dumps_folder_is_used(dump, researcher, settings):
+    settings.LIMA_DUMPS_DIR = dump
+    (dump / "lists").mkdir()
+    (dump / "lists" / "sites.json").write_text(json.dumps({"stem": [], "other": [], "excluded": [PHYSICS, COOKING]}))
+    job = curation.create_import_job(kind="stackexchange", path=".", parameters={"sites_file": "lists/sites.json"}, user=researcher)
+    run_import_job.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.SUCCEEDED and job.created_count == 0  # every site excluded by that list
+
+
 def test_commands_print_a_per_rule_summary_and_are_idempotent(dump, researcher):
     out = io.StringIO()
     call_command("import_stackexchange", str(dump), "--no-progress", "--user", researcher.username, "--stem-target", "2",

@@ -63,8 +63,12 @@ def test_a_dev_snapshot_is_not_training_data(researcher, tiny_model):
         runs.create_run(dataset=dev_snapshot(user=researcher), base_model=tiny_model_spec(), user=researcher)
 
 
-def test_a_base_model_that_does_not_load_is_refused(researcher, tiny_model, tmp_path):
+def test_a_base_model_that_does_not_load_is_refused(researcher, tiny_model, tmp_path, settings):
     dataset = train_snapshot(user=researcher)
+    outside = tiny_model_spec(name="outside", location="/etc")
+    with pytest.raises(ValidationError, match="outside: model directories must lie under"):
+        runs.create_run(dataset=dataset, base_model=outside, user=researcher)
+    settings.LIMA_MODEL_ROOTS = [tmp_path]
     missing = tiny_model_spec(name="nowhere", location=str(tmp_path / "no-such-model"))
     with pytest.raises(ValidationError, match="nowhere does not load"):
         runs.create_run(dataset=dataset, base_model=missing, user=researcher)

@@ -56,6 +56,8 @@ def on_cluster(slurm_cluster, settings, tmp_path, monkeypatch):
     settings.LIMA_SLURM_CONF = str(slurm_cluster.conf)
     settings.LIMA_TRAINING_DIR = tmp_path / "training"
     monkeypatch.setenv("LIMA_SLURM_CONF", str(slurm_cluster.conf))
+    # The poller and the workers register and load the checkpoints from there: the same setting for them.
+    monkeypatch.setenv("LIMA_TRAINING_DIR", str(tmp_path / "training"))
     return slurm_cluster
 
 

@@ -187,18 +187,38 @@ def dumps_dir() -> Path:
     return Path(getattr(settings, "LIMA_DUMPS_DIR", Path(settings.VAR_DIR) / "dumps")).resolve()
 
 
-def resolve_dump_path(relative: str) -> Path:
+def resolve_dump_path(relative: str, *, field: str = "path", what: str = "the dump") -> Path:
+    """A path named by the browser, resolved below the dumps folder; outside it, one message whether or not
+    the file exists."""
     root = dumps_dir()
     path = (root / relative.strip().lstrip("/")).resolve()
     if path != root and root not in path.parents:
-        raise ValidationError({"path": f"the dump must lie under {root}"})
+        raise ValidationError({field: f"{what} must lie under {root}"})
     if not path.exists():
-        raise ValidationError({"path": f"{relative!r} does not exist under {root}"})
+        raise ValidationError({field: f"{relative!r} does not exist under {root}"})
     return path
 
 
+# Importer parameters that name a file the server reads (the Stack Exchange site list): from the browser,
+# like the dump itself, they name a file below the dumps folder.
+FILE_PARAMETERS = ("sites_file",)
+
+
+def resolve_file_parameters(parameters: dict) -> dict:
+    """The parameters with each file parameter resolved below the dumps folder (ValidationError otherwise)."""
+    resolved = dict(parameters)
+    for name in FILE_PARAMETERS:
+        value = parameters.get(name)
+        if value in (None, ""):
+            continue
+        if not isinstance(value, str):
+            raise ValidationError({"parameters": f"{name}: a path below the dumps folder"})
+        resolved[name] = str(resolve_dump_path(value, field="parameters", what=name))
+    return resolved
+
+
 def create_import_job(*, kind: str, path: str, parameters: dict, user) -> ImportJob:
-    build_params(kind, parameters)
+    build_params(kind, resolve_file_parameters(parameters))
     resolve_dump_path(path)
     return ImportJob.objects.create(kind=kind, path=path, parameters=parameters, created_by=user)
 
@@ -214,8 +234,8 @@ def run_import_job(*, job_id: int) -> ImportJob:
         ImportJob.objects.filter(pk=job.pk).update(bytes_done=done, bytes_total=total)
 
     try:
-        result = import_and_save(importer=job.kind, path=str(resolve_dump_path(job.path)), params=job.parameters,
-                                 user=job.created_by, progress=progress)
+        result = import_and_save(importer=job.kind, path=str(resolve_dump_path(job.path)),
+                                 params=resolve_file_parameters(job.parameters), user=job.created_by, progress=progress)
     except (InputError, ValidationError) as exc:
         message = str(exc) if isinstance(exc, InputError) else "; ".join(exc.messages)
         ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.FAILED, error=message, finished_at=timezone.now())

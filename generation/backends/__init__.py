@@ -21,6 +21,9 @@ class BackendConfig:
     served_model_name: str = ""
     api_key: str = ""
     requests_per_minute: int = 60
+    # Where the rate is counted (a limits storage URI: redis://… shared by the workers, or memory://).
+    rate_limit_storage: str = "memory://"
+    allow_private_endpoints: bool = False
     tensor_parallel_size: int = 1
     # Backend-specific settings as (key, value) pairs: hashable, so a loaded backend can be cached by config.
     options: tuple[tuple[str, object], ...] = ()

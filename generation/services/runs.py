@@ -14,6 +14,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from annotation.datasets.models import Dataset, DatasetRow
+from generation import registration
 from generation.backends import BackendConfig, BackendError, GenerationResult, get_backend
 from generation.decoding import Decoding
 from generation.models import Backend, GenerationRun, ModelSpec, Response, RunStatus
@@ -28,10 +29,22 @@ def storable(text: str) -> str:
 
 
 def backend_config(model: ModelSpec) -> BackendConfig:
-    api_key = os.environ.get(model.api_key_env, "") if model.api_key_env else ""
+    """What the worker needs to run `model`, after the registration rules are checked again (a row written
+    before they existed, or by hand, gets the same refusal as the form)."""
+    if model.backend in (Backend.VLLM, Backend.TRANSFORMERS):
+        problem = registration.model_directory_problem(model.location)
+        if problem:
+            raise BackendError(f"model location refused: {problem}")
+    api_key = ""
+    if model.backend == Backend.OPENAI:
+        problem = registration.api_key_env_problem(model.api_key_env) or registration.endpoint_problem(model.location)
+        if problem:
+            raise BackendError(f"endpoint refused: {problem}")
+        api_key = os.environ.get(model.api_key_env, "") if model.api_key_env else ""
     return BackendConfig(
         backend=model.backend, location=model.location, chat_template=model.chat_template,
         served_model_name=model.served_model_name, api_key=api_key, requests_per_minute=model.requests_per_minute,
+        rate_limit_storage=settings.LIMA_RATE_LIMIT_STORAGE, allow_private_endpoints=settings.LIMA_ALLOW_PRIVATE_ENDPOINTS,
         tensor_parallel_size=settings.LIMA_VLLM_TENSOR_PARALLEL_SIZE,
     )
 

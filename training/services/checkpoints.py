@@ -10,6 +10,7 @@ would do it for the researcher belongs in a layer above both (see the import-lin
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
@@ -22,6 +23,7 @@ from training.models import Checkpoint, TrainingRun
 from training.sft import STATE_FILE
 
 DEFAULT_EPOCHS = range(5, 11)
+logger = logging.getLogger(__name__)
 
 
 def register_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:
@@ -39,15 +41,22 @@ def register_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:
         epoch = int(state["epoch"])
         if epoch in known:
             continue
+        model = ModelSpec(
+            name=f"{run.name}-epoch-{epoch}"[:100], backend=Backend.TRANSFORMERS, location=str(directory),
+            chat_template=run.base_model.chat_template, description=(
+                f"Training run {run.name}, epoch {epoch} of {run.epochs}, fine-tuned from {run.base_model.name} "
+                f"on {run.dataset.name} ({run.dataset_hash[:12]})."
+            ), created_by=run.created_by,
+        )
+        try:
+            # The registry's rules, as for a model registered by hand (the directory loads, under LIMA_MODEL_ROOTS).
+            model.full_clean(validate_unique=False)
+        except ValidationError as exc:
+            logger.warning("checkpoint %s of training run %s not registered: %s", directory, run.pk, "; ".join(exc.messages))
+            continue
         try:
             with transaction.atomic():
-                model = ModelSpec.objects.create(
-                    name=f"{run.name}-epoch-{epoch}"[:100], backend=Backend.TRANSFORMERS, location=str(directory),
-                    chat_template=run.base_model.chat_template, description=(
-                        f"Training run {run.name}, epoch {epoch} of {run.epochs}, fine-tuned from {run.base_model.name} "
-                        f"on {run.dataset.name} ({run.dataset_hash[:12]})."
-                    ), created_by=run.created_by,
-                )
+                model.save()
                 created.append(Checkpoint.objects.create(run=run, epoch=epoch, step=int(state.get("global_step", 0)),
                                                          path=str(directory), model=model))
         except IntegrityError:

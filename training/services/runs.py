@@ -22,6 +22,7 @@ from django.utils.text import slugify
 
 from annotation.datasets import lima_format
 from annotation.datasets.models import Dataset
+from generation import registration
 from generation.models import Backend, ModelSpec
 from training import progress, slurm
 from training.launchers import LaunchError, LocalLauncher, SlurmLauncher
@@ -65,6 +66,9 @@ def check_base_model(model: ModelSpec) -> str:
     if model.backend not in (Backend.TRANSFORMERS, Backend.VLLM):
         raise ValidationError({"base_model": f"{model.name} is a {model.get_backend_display()} model; "
                                              "fine-tuning needs a checkpoint directory"})
+    problem = registration.model_directory_problem(model.location)
+    if problem:
+        raise ValidationError({"base_model": f"{model.name}: {problem}"})
     location = Path(model.location)
     try:
         config = AutoConfig.from_pretrained(location)
