@@ -25,5 +25,6 @@ def validate_upload_size(upload) -> None:
     limit = settings.LIMA_MAX_UPLOAD_BYTES
     if upload.size > limit:
         mib = 1024 * 1024
-        raise ValidationError(f"the file is larger than {limit / mib:,.1f} MiB, the most an upload may be "
-                              f"(LIMA_MAX_UPLOAD_BYTES)", code="too_large")
+        shown = f"{limit // mib:,} MiB" if limit % mib == 0 else f"{limit:,} bytes"
+        raise ValidationError(f"the file is larger than {shown}, the most an upload may be (LIMA_MAX_UPLOAD_BYTES)",
+                              code="too_large")
