@@ -68,7 +68,7 @@ def test_response_import_answers_422_with_the_line(researcher_client, researcher
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_external_judgment_upload_page_answers_422_with_the_line(researcher_client, payload):
     response = researcher_client.post(reverse("evaluation:external_list"),
-                                      {"name": "crowd", "file": jsonl(JUDGMENT_ROW, PAYLOADS[payload])})
+                                      {"name": "crowd", "target": "lima", "file": jsonl(JUDGMENT_ROW, PAYLOADS[payload])})
     assert response.status_code == 422
     assert "line 1" in response.content.decode()
     assert not ExternalJudgmentSet.objects.exists()
@@ -78,7 +78,7 @@ def test_external_judgment_upload_page_answers_422_with_the_line(researcher_clie
 def test_external_judgment_api_answers_400_with_the_line(researcher, payload):
     api = APIClient()
     api.force_authenticate(researcher)
-    response = api.post("/api/external-judgments/", {"name": "crowd", "file": jsonl(JUDGMENT_ROW, PAYLOADS[payload])},
+    response = api.post("/api/external-judgments/", {"name": "crowd", "target": "lima", "file": jsonl(JUDGMENT_ROW, PAYLOADS[payload])},
                         format="multipart")
     assert response.status_code == 400
     assert [error["line"] for error in response.json()["errors"]] == [1]
