@@ -24,7 +24,8 @@ def test_a_zst_holding_one_endless_line_stops_at_the_line_limit(tmp_path):
     bomb = zst_line_bomb(tmp_path / "RS_2023-01.zst", line_bytes=8 * 1024 * 1024)
     assert bomb.stat().st_size < 2048
     with pytest.raises(InputError) as caught:
-        import_reddit(tmp_path, limits=InputLimits(max_line_bytes=16 * 1024))  # the default ratio allows 2 MB here
+        # A ratio cap high enough to let the line limit act (at the default, 1,000, the ratio would stop it first).
+        import_reddit(tmp_path, limits=InputLimits(max_line_bytes=16 * 1024, max_decompression_ratio=10**6))
     assert str(caught.value) == f"{bomb}, line 1: the line is longer than 16 KiB (LIMA_MAX_LINE_BYTES)"
 
 
