@@ -54,6 +54,16 @@ def jsonl_line_bomb(path: Path, *, line_bytes: int) -> Path:
     return path
 
 
+def _nested_list(size: int) -> str:
+    """Each item one level deeper than the last, as many levels as fit in `size` characters."""
+    lines, used, depth = [], 0, 0
+    while used + 2 * depth + 4 <= size:
+        lines.append("  " * depth + "- a\n")
+        used += 2 * depth + 4
+        depth += 1
+    return "".join(lines)
+
+
 def pathological_markdown(size: int) -> dict[str, str]:
     """Inputs of about `size` characters that make naive Markdown parsers quadratic (or worse) or nest deeply."""
     def fill(piece: str) -> str:
@@ -77,13 +87,13 @@ def pathological_markdown(size: int) -> dict[str, str]:
         "backslashes": fill("\\"),
         "nested_quotes": fill(">"),
         "quote_lines": fill("> "),
-        "nested_lists": "".join("  " * i + "- a\n" for i in range(size // 4))[:size],
+        "nested_lists": _nested_list(size),
         "list_markers": fill("- "),
         "quotes_in_lists": fill("> - "),
         "long_link": "[a](http://" + "a" * (size - 12) + ")",
         "autolinks": fill("<http://a"),
         "table_rows": "|a|b|\n|-|-|\n" + fill("|a|b|\n")[: size - 12],
-        "table_columns": fill("|") + "\n" + fill("|-") + "\n",
+        "table_columns": fill("|")[: size // 2 - 1] + "\n" + fill("|-")[: size // 2 - 1] + "\n",
         "reference_definitions": fill("[a]: b\n"),
         "reference_uses": fill("[a][b]"),
         "setext_headings": fill("a\n=\n"),

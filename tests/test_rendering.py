@@ -47,7 +47,7 @@ def _depth(html: str) -> int:
 
 
 @pytest.mark.parametrize("text", [">" * LARGE, "> " * (LARGE // 2), "> - " * (LARGE // 4), "- " * (LARGE // 2),
-                                  "".join("  " * i + "- a\n" for i in range(2000))])
+                                  CORPUS_LARGE["nested_lists"]])
 def test_deep_nesting_is_flattened_and_the_text_kept(text):
     html = render_markdown(text)
     assert _depth(html) <= MAX_NESTING + 1  # a list item and its list count as two levels at the cut
