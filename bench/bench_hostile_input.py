@@ -68,18 +68,23 @@ def _child(kind: str, path: str) -> dict:
 
 
 def _markdown() -> dict:
-    seconds = {}
+    """Best of three per input, in wall time and in CPU time: on a shared machine (see load_average) wall time
+    includes waiting for a core, CPU time is what rendering costs."""
+    wall, cpu = {}, {}
     for name, text in pathological_markdown(MARKDOWN_CHARS).items():
-        best = float("inf")
+        wall[name] = cpu[name] = float("inf")
         for _ in range(3):
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             render_markdown(text)
-            best = min(best, time.perf_counter() - started)
-        seconds[name] = round(best, 4)
-    worst = max(seconds, key=seconds.get)
-    return {"chars": MARKDOWN_CHARS, "inputs": len(seconds), "seconds_best_of_3": seconds, "worst_input": worst,
-            "worst_seconds": seconds[worst], "goal_seconds": MARKDOWN_GOAL_SECONDS,
-            "within_goal": seconds[worst] <= MARKDOWN_GOAL_SECONDS}
+            wall[name] = min(wall[name], time.perf_counter() - started)
+            cpu[name] = min(cpu[name], time.process_time() - started_cpu)
+    worst_wall, worst_cpu = max(wall, key=wall.get), max(cpu, key=cpu.get)
+    return {"chars": MARKDOWN_CHARS, "inputs": len(wall), "load_average": [round(x, 2) for x in os.getloadavg()],
+            "wall_seconds": {name: round(value, 4) for name, value in wall.items()},
+            "cpu_seconds": {name: round(value, 4) for name, value in cpu.items()},
+            "worst_wall": [worst_wall, round(wall[worst_wall], 4)], "worst_cpu": [worst_cpu, round(cpu[worst_cpu], 4)],
+            "goal_seconds": MARKDOWN_GOAL_SECONDS, "cpu_within_goal": cpu[worst_cpu] <= MARKDOWN_GOAL_SECONDS,
+            "wall_within_goal": wall[worst_wall] <= MARKDOWN_GOAL_SECONDS}
 
 
 def _bombs() -> dict:
