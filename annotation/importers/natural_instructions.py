@@ -15,16 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotation import paper
-from annotation.importers.batch import (
-    Candidate,
-    CandidateBatch,
-    ImportReport,
-    InputError,
-    Progress,
-    ProgressMeter,
-    files_under,
-    too_large,
-)
+from annotation.importers.batch import (Candidate, CandidateBatch, ImportReport, InputError, Progress, ProgressMeter,
+                                        files_under, too_large)
 from annotation.input_limits import InputLimits, JsonProblem, MalformedJson, load_json
 
 DATASET_URL = "https://github.com/allenai/natural-instructions"
