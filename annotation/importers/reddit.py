@@ -126,8 +126,9 @@ class ZstdStream(io.RawIOBase):
         self._frame = self._context.decompressobj()
         self._frame_open = False
         self._source = source
-        self._pending = b""
-        self._input = b""
+        # Offsets into the last read and the last output, not slices: slicing copies the rest every time.
+        self._input, self._input_at = memoryview(b""), 0
+        self._pending, self._pending_at = b"", 0
         self._produced = 0
         self._max_output = max_output
 
@@ -135,10 +136,11 @@ class ZstdStream(io.RawIOBase):
         return True
 
     def readinto(self, buffer) -> int:
-        while not self._pending:
-            if not self._input:
-                self._input = self._source.read(1 << 20)
-            data, self._input = self._input[:ZSTD_STEP], self._input[ZSTD_STEP:]
+        while self._pending_at >= len(self._pending):
+            if self._input_at >= len(self._input):
+                self._input, self._input_at = memoryview(self._source.read(1 << 20)), 0
+            data = self._input[self._input_at:self._input_at + ZSTD_STEP]
+            self._input_at += len(data)
             if not data:
                 if self._frame_open:
                     raise zstandard.ZstdError("the file ends inside a zstd frame (truncated download?)")
@@ -152,13 +154,13 @@ class ZstdStream(io.RawIOBase):
                 data = self._frame.unused_data
                 self._frame = self._context.decompressobj()
                 self._frame_open = False
-            self._pending = b"".join(output)
+            self._pending, self._pending_at = b"".join(output), 0
             self._produced += len(self._pending)
             if self._produced > self._max_output:
                 raise DecompressionBomb()
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
+        size = min(len(buffer), len(self._pending) - self._pending_at)
+        buffer[:size] = self._pending[self._pending_at:self._pending_at + size]
+        self._pending_at += size
         return size
 
 
