@@ -12,3 +12,9 @@ def run_import_job(job_id: int) -> str:
     """A re-delivered task finds the job finished and does nothing; a retried one re-runs the import,
     which creates only what is missing (candidates are matched on their source key)."""
     return curation.run_import_job(job_id=job_id).state
+
+
+@shared_task
+def fail_stale_import_jobs() -> int:
+    """Beat, every few minutes (settings.CELERY_BEAT_SCHEDULE)."""
+    return curation.fail_stale_import_jobs()

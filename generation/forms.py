@@ -4,6 +4,7 @@ from django.conf import settings
 from annotation.datasets.models import Dataset
 from generation import registration
 from generation.models import Backend, ModelSpec
+from lima_site.forms import validate_upload_size
 
 
 class ModelSpecForm(forms.ModelForm):
@@ -43,4 +44,4 @@ class RunForm(forms.Form):
 class ImportResponsesForm(forms.Form):
     model = forms.ModelChoiceField(queryset=ModelSpec.objects.filter(backend=Backend.IMPORTED))
     dataset = forms.ModelChoiceField(queryset=Dataset.objects.all(), label="Prompt snapshot")
-    file = forms.FileField(help_text='JSONL: {"example_id": 12, "response": "..."} or {"prompt": "...", "response": "..."} per line')
+    file = forms.FileField(validators=[validate_upload_size], help_text='JSONL: {"example_id": 12, "response": "..."} or {"prompt": "...", "response": "..."} per line')

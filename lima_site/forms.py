@@ -16,3 +16,15 @@ def copy_errors_to_form(form: forms.BaseForm, error: ValidationError) -> None:
             by_field.setdefault(field if field in form.fields else NON_FIELD_ERRORS, []).extend(errors)
         error = ValidationError(by_field)
     form.add_error(None, error)
+
+
+def validate_upload_size(upload) -> None:
+    """Refuse a file over LIMA_MAX_UPLOAD_BYTES (the upload handler stopped storing it at the limit)."""
+    from django.conf import settings
+
+    limit = settings.LIMA_MAX_UPLOAD_BYTES
+    if upload.size > limit:
+        mib = 1024 * 1024
+        shown = f"{limit // mib:,} MiB" if limit % mib == 0 else f"{limit:,} bytes"
+        raise ValidationError(f"the file is larger than {shown}, the most an upload may be (LIMA_MAX_UPLOAD_BYTES)",
+                              code="too_large")

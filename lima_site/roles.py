@@ -36,6 +36,18 @@ CAPABILITIES: dict[str, frozenset[str]] = {
 }
 
 
+class CapabilityDenied(PermissionDenied):
+    """403 for a user without the capability a view needs; the 403 page names it (lima_site.views.permission_denied)."""
+
+    def __init__(self, capability: str):
+        self.capability = capability
+        super().__init__(f"needs the {capability} capability")
+
+
+def roles_granting(capability: str) -> list[str]:
+    return sorted(CAPABILITIES[capability])
+
+
 def user_roles(user) -> frozenset[str]:
     if not user.is_authenticated:
         return frozenset()
@@ -67,7 +79,7 @@ def role_required(capability: str):
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not can(request.user, capability):
-                raise PermissionDenied(f"needs {capability}")
+                raise CapabilityDenied(capability)
             return view(request, *args, **kwargs)
 
         wrapped.lima_capability = capability

@@ -155,8 +155,16 @@ STORAGES = {
     },
 }
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
-# Dataset uploads are read in memory up to this size, streamed from a temporary file beyond it.
-DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=50 * 1024 * 1024)
+# Request bodies other than files (forms, JSON API calls) are refused above this size.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=10 * 1024 * 1024)
+# Uploaded files are held in memory up to this size and streamed to a temporary file beyond it; the parsers
+# then read them line by line (annotation/input_limits.py), never whole.
+FILE_UPLOAD_MAX_MEMORY_SIZE = env.int("FILE_UPLOAD_MAX_MEMORY_SIZE", default=2 * 1024 * 1024)
+FILE_UPLOAD_HANDLERS = [
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    # Stops writing a file at LIMA_MAX_UPLOAD_BYTES; the form then refuses it with its size.
+    "lima_site.uploads.CappedTemporaryFileUploadHandler",
+]
 
 # Security: strict by default outside DEBUG; `check --deploy` must stay clean.
 SESSION_COOKIE_HTTPONLY = True
@@ -201,6 +209,12 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
     # The services' ValidationError and PermissionDenied answer 400 and 403 (lima_site/api.py).
     "EXCEPTION_HANDLER": "lima_site.api.exception_handler",
+    # JSON bodies: deep nesting, huge numbers, lone surrogates and NULs answer 400, not 500 (lima_site/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "lima_site.parsers.StrictJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "lima-studio API",
@@ -228,6 +242,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
 )
 CELERY_BEAT_SCHEDULE = {
     "resume-stalled-generation-runs": {"task": "generation.tasks.resume_stalled_runs", "schedule": 60.0},
+    "fail-stale-import-jobs": {"task": "annotation.tasks.fail_stale_import_jobs", "schedule": 300.0},
     "poll-training-runs": {"task": "training.tasks.poll_active_runs", "schedule": env.float("LIMA_TRAINING_POLL_SECONDS", default=15.0)},
 }
 
@@ -238,6 +253,15 @@ LIMA_BLIND_TEST_AUTHORS = env("LIMA_BLIND_TEST_AUTHORS")
 LIMA_MODEL_DIR = Path(env.str("LIMA_MODEL_DIR", default=str(VAR_DIR / "models" / "tiny-llama")))
 # Community data dumps (Stack Exchange, wikiHow, Pushshift, Super-NaturalInstructions) the curation UI may read.
 LIMA_DUMPS_DIR = Path(env.str("LIMA_DUMPS_DIR", default=str(VAR_DIR / "dumps")))
+# Untrusted input (uploads and dumps): the largest file an upload may be, the longest line any parser reads,
+# how far a .zst dump may expand relative to its size, and how many XML elements one dump file may hold
+# (Stack Overflow's Posts.xml has about 60 million rows). Each is reported with its line when exceeded.
+LIMA_MAX_UPLOAD_BYTES = env.int("LIMA_MAX_UPLOAD_BYTES", default=256 * 1024 * 1024)
+LIMA_MAX_LINE_BYTES = env.int("LIMA_MAX_LINE_BYTES", default=16 * 1024 * 1024)
+LIMA_MAX_DECOMPRESSION_RATIO = env.int("LIMA_MAX_DECOMPRESSION_RATIO", default=1000)
+LIMA_MAX_XML_ELEMENTS = env.int("LIMA_MAX_XML_ELEMENTS", default=200_000_000)
+# An import job whose progress has not moved for this long (its worker died or hangs) is marked failed.
+LIMA_IMPORT_STALE_SECONDS = env.int("LIMA_IMPORT_STALE_SECONDS", default=30 * 60)
 # vLLM workers shard a model across this many GPUs of their host.
 LIMA_VLLM_TENSOR_PARALLEL_SIZE = env.int("LIMA_VLLM_TENSOR_PARALLEL_SIZE", default=1)
 

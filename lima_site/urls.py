@@ -4,6 +4,8 @@ from django.urls import include, path
 
 from lima_site import views
 
+handler403 = views.permission_denied
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

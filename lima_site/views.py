@@ -1,12 +1,24 @@
-"""Site-wide pages: the home page sends each role to its work."""
+"""Site-wide pages: the home page sends each role to its work; the 403 page says what is missing."""
 
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from lima_site.roles import NAVIGATION, can
+from lima_site.roles import NAVIGATION, can, roles_granting
 
 
 @login_required
 def home(request):
     entries = [entry for entry in NAVIGATION if can(request.user, entry.capability)]
     return render(request, "home.html", {"entries": entries})
+
+
+def permission_denied(request, exception=None):
+    """urls.handler403: the site's page (navigation included) naming the capability and the roles that grant it,
+    or the service's own reason ("this item is not assigned to you") when the refusal is about one object."""
+    capability = getattr(exception, "capability", None)
+    context = {
+        "capability": capability,
+        "granting_roles": roles_granting(capability) if capability else [],
+        "reason": "" if capability else str(exception or ""),
+    }
+    return render(request, "403.html", context, status=403)

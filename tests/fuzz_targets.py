@@ -9,6 +9,7 @@ Pure modules only: no Django, no database, so atheris can run them at full speed
 from __future__ import annotations
 
 import io
+import re
 import tempfile
 from pathlib import Path
 
@@ -105,3 +106,20 @@ SEEDS: dict[str, list[bytes]] = {
     "natural_instructions": [b'{"Definition": ["Summarise the text."], "Categories": ["Summarization"], '
                              b'"Instances": [{"input": "A long text.", "output": ["Short."]}]}'],
 }
+
+# The hardening issue's payloads: JSON that parses (or nearly) but crashed a parser, or the database after it.
+HOSTILE_VALUES = ['"\\ud800"', "[" * 100_000 + "]" * 100_000, "9" * 100_000, '"\\u0000"', "NaN", "1e999", '"\\udfff\\ud800"']
+_STRING_LITERAL = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def with_hostile_value(seed: bytes, value: str, nth: int) -> bytes:
+    """The seed with its nth quoted literal (counting round) replaced by `value`."""
+    literals = list(_STRING_LITERAL.finditer(seed))
+    if not literals:
+        return value.encode() + b"\n" + seed
+    target = literals[nth % len(literals)]
+    return seed[: target.start()] + value.encode() + seed[target.end():]
+
+
+for _name, _seeds in SEEDS.items():
+    _seeds.extend(with_hostile_value(_seeds[0], value, 1) for value in HOSTILE_VALUES)

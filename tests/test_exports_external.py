@@ -171,3 +171,19 @@ def test_schema_documents_the_new_endpoints(api):
     paths = yaml.safe_load(api.get("/api/schema/").content)["paths"]
     assert {"/api/studies/{id}/statistics/", "/api/studies/{id}/exports/{kind}.{fmt}", "/api/external-judgments/",
             "/api/external-judgments/{id}/statistics/"} <= set(paths)
+
+
+def test_model_and_group_names_are_drawn_literally_not_as_math_text(client, researcher):
+    odd = r"$\undefinedcommand$"
+    csv_text = GOOD_CSV.replace("gpt-4", odd).replace("crowd", "$x_{crowd}$")
+    judgment_set = import_external_judgments(name="odd names", stream=io.BytesIO(csv_text.encode()), filename="odd.csv",
+                                             user=researcher)
+    client.force_login(researcher)
+    page = client.get(reverse("evaluation:external_results", args=[judgment_set.pk]))
+    assert page.status_code == 200
+    for name in ("outcomes", "agreement"):
+        svg = client.get(reverse("evaluation:external_chart", args=[judgment_set.pk, name, "svg"]))
+        assert svg.status_code == 200
+        assert client.get(reverse("evaluation:external_chart", args=[judgment_set.pk, name, "png"])).status_code == 200
+    outcomes = client.get(reverse("evaluation:external_chart", args=[judgment_set.pk, "outcomes", "svg"])).content.decode()
+    assert odd in outcomes  # the text as typed (svg.fonttype none keeps text as text)

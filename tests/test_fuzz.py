@@ -13,7 +13,7 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzz_targets import TARGETS
+from tests.fuzz_targets import HOSTILE_VALUES, SEEDS, TARGETS, with_hostile_value
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -104,3 +104,10 @@ def test_pushshift_ndjson_imports_or_names_the_line(records, cut):
 def test_natural_instructions_task_imports_or_names_the_file(task, cut):
     text = json.dumps(task)
     TARGETS["natural_instructions"](text[: cut % (len(text) + 1)].encode())
+
+
+@FUZZ
+@given(name=st.sampled_from(sorted(TARGETS)), value=st.sampled_from(HOSTILE_VALUES), nth=st.integers(0, 20))
+def test_hostile_json_values_anywhere_get_a_located_error_or_a_clean_parse(name, value, nth):
+    """A lone surrogate, 100,000 nested arrays, a 100,000-digit integer, NUL, NaN, 1e999 in place of any string."""
+    TARGETS[name](with_hostile_value(SEEDS[name][0], value, nth))

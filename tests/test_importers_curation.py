@@ -302,3 +302,47 @@ def test_import_started_in_the_browser_runs_on_a_real_celery_worker(client, rese
         assert "Created 1 candidate;" in client.get(reverse("annotation:import_job", args=[job.pk])).content.decode()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_a_job_that_hits_an_unexpected_error_ends_failed_with_the_message(dump, researcher, settings):
+    settings.LIMA_DUMPS_DIR = dump
+    # A category the importer does not know raises a plain ValueError deep inside it (not an InputError):
+    # the job used to stay "Running 0%" forever.
+    job = ImportJob.objects.create(kind="stackexchange", path=PHYSICS, created_by=researcher,
+                                   parameters={"site_categories": {PHYSICS: "astronomy"}})
+    assert run_import_job.apply(args=[job.pk]).get() == ImportJob.State.FAILED
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.FAILED and job.finished_at is not None
+    assert job.error == ("the import stopped on an unexpected error: ValueError: site 'physics.stackexchange.com': "
+                         "category must be stem, other or excluded, not 'astronomy'")
+
+
+def test_a_running_job_without_progress_for_too_long_is_marked_failed(researcher, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from annotation.tasks import fail_stale_import_jobs
+
+    settings.LIMA_IMPORT_STALE_SECONDS = 600
+    now = timezone.now()
+    stale = ImportJob.objects.create(kind="wikihow", path="w.csv", created_by=researcher, state=ImportJob.State.RUNNING,
+                                     started_at=now - timedelta(hours=2), heartbeat_at=now - timedelta(minutes=11))
+    alive = ImportJob.objects.create(kind="wikihow", path="w.csv", created_by=researcher, state=ImportJob.State.RUNNING,
+                                     started_at=now - timedelta(hours=2), heartbeat_at=now - timedelta(minutes=9))
+    queued = ImportJob.objects.create(kind="wikihow", path="w.csv", created_by=researcher)
+    assert fail_stale_import_jobs.apply().get() == 1
+    stale.refresh_from_db()
+    assert stale.state == ImportJob.State.FAILED and stale.finished_at is not None
+    assert stale.error.startswith("no progress for 10 minutes: the worker running this import stopped")
+    assert ImportJob.objects.get(pk=alive.pk).state == ImportJob.State.RUNNING
+    assert ImportJob.objects.get(pk=queued.pk).state == ImportJob.State.QUEUED
+    assert any(entry["task"] == "annotation.tasks.fail_stale_import_jobs" for entry in settings.CELERY_BEAT_SCHEDULE.values())
+
+
+def test_a_running_job_reports_its_heartbeat_with_its_progress(dump, researcher, settings):
+    settings.LIMA_DUMPS_DIR = dump
+    job = curation.create_import_job(kind="stackexchange", path=PHYSICS, parameters={}, user=researcher)
+    run_import_job.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.state == ImportJob.State.SUCCEEDED and job.heartbeat_at is not None and job.heartbeat_at >= job.started_at

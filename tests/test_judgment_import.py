@@ -117,7 +117,7 @@ def test_jsonl_errors_name_lines_and_fields():
         "line 3: expected a JSON object, got list",
         "line 4, field annotator_group: missing",
         "line 5, field annotator: expected a string, got list",
-        "line 6, field length_a: expected a whole number of at least 0, got -3",
+        "line 6, field length_a: expected a whole number from 0 to 2,147,483,647, got -3",
     ]
 
 

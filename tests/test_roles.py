@@ -53,3 +53,25 @@ def test_each_role_gets_403_or_access_exactly_as_the_capability_table_says(clien
                 assert status == 403, f"{role} reached {url} ({status})"
             checked += 1
     assert checked >= 60
+
+
+def test_a_refused_page_keeps_the_navigation_and_names_the_missing_capability(client, annotator):
+    client.force_login(annotator)
+    response = client.get(reverse("datasets:dataset_list"))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert '<nav aria-label="Main">' in page and ">Judging</a>" in page  # the site's layout, with what this user may use
+    assert "It needs the <strong>manage_datasets</strong> capability, which the researcher role grants" in page
+    assert "Your roles: annotator." in page
+
+
+def test_a_refusal_about_one_object_shows_its_reason(client, researcher, make_user):
+    from tests.builders import pairwise_study
+
+    member, outsider = make_user("annotator", username="member"), make_user("annotator", username="outsider")
+    study = pairwise_study(researcher=researcher, annotators=[member], prompts=1, baselines=("davinci-003",), agreement_subset=0)
+    client.force_login(outsider)
+    response = client.get(reverse("evaluation:judge", args=[study.public_id]))
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert '<nav aria-label="Main">' in page and "You are not in this study&#x27;s annotator pool." in page

@@ -7,10 +7,11 @@ from django import forms
 from annotation import paper
 from annotation.datasets import lima_format
 from annotation.models import Status
+from lima_site.forms import validate_upload_size
 
 
 class ImportForm(forms.Form):
-    file = forms.FileField(help_text="GAIR/lima JSONL ({\"conversations\": [...], \"source\": ...} per line) or CSV.")
+    file = forms.FileField(validators=[validate_upload_size], help_text="GAIR/lima JSONL ({\"conversations\": [...], \"source\": ...} per line) or CSV.")
     default_split = forms.ChoiceField(
         choices=[(lima_format.AUTO_SPLIT, "From each row (prompt only → test, else train)"), *paper.SPLITS],
         initial=lima_format.AUTO_SPLIT,

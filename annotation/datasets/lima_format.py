@@ -17,6 +17,7 @@ from typing import IO, Iterable, Iterator
 
 from annotation import paper
 from annotation.datasets.csv_cells import csv_writer, spreadsheet_safe
+from annotation.input_limits import InputLimits, JsonProblem, LineTooLong, bounded_lines, human_size, load_json
 
 MAX_ERRORS = 50
 AUTO_SPLIT = "auto"
@@ -109,17 +110,33 @@ def _validate(
     )
 
 
-def _text_lines(stream: IO[bytes] | IO[str]) -> Iterator[tuple[int, str]]:
-    """Numbered lines of a text or binary stream, decoding UTF-8 (with or without BOM) line by line."""
-    for number, raw in enumerate(stream, start=1):
-        if isinstance(raw, bytes):
-            try:
-                raw = raw.decode("utf-8-sig" if number == 1 else "utf-8")
-            except UnicodeDecodeError as exc:
-                raise FormatError([RowError(number, "", f"not valid UTF-8 ({exc.reason} at byte {exc.start})")]) from None
-        elif number == 1:
-            raw = raw.lstrip("\ufeff")
-        yield number, raw
+def text_lines(stream: IO[bytes] | IO[str], *, limits: InputLimits | None = None) -> Iterator[tuple[int, str]]:
+    """Numbered lines of a text or binary stream, decoding UTF-8 (with or without BOM) line by line.
+
+    Read with readline(limit), never whole: a line over LIMA_MAX_LINE_BYTES stops the parse with its number
+    after reading only the limit (a 200 MB one-line upload once took 423 s and 3.5 GB)."""
+    max_line_bytes = (limits or InputLimits()).max_line_bytes
+    try:
+        for number, raw in bounded_lines(stream, max_line_bytes=max_line_bytes):
+            if isinstance(raw, bytes):
+                try:
+                    raw = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError as exc:
+                    raise FormatError([RowError(number, "", f"not valid UTF-8 ({exc.reason} at byte {exc.start})")]) from None
+            elif number == 1:
+                raw = raw.lstrip("\ufeff")
+            yield number, raw
+    except LineTooLong as exc:
+        raise FormatError([RowError(exc.line, "", f"the line is longer than {human_size(exc.limit)} (LIMA_MAX_LINE_BYTES)")]) from None
+
+
+def load_json_row(text: str, *, line: int, errors: list[RowError]) -> object | None:
+    """One JSON line, or None with its problem added to `errors` (malformed, too deep, a lone surrogate, a NUL...)."""
+    try:
+        return load_json(text)
+    except JsonProblem as problem:
+        errors.append(RowError(line, problem.field, problem.message))
+        return None
 
 
 def _finish(rows: list[ParsedRow], errors: list[RowError], truncated: bool) -> list[ParsedRow]:
@@ -130,21 +147,20 @@ def _finish(rows: list[ParsedRow], errors: list[RowError], truncated: bool) -> l
     return rows
 
 
-def parse_jsonl(stream: IO[bytes] | IO[str], *, default_split: str = AUTO_SPLIT) -> list[ParsedRow]:
+def parse_jsonl(stream: IO[bytes] | IO[str], *, default_split: str = AUTO_SPLIT,
+                limits: InputLimits | None = None) -> list[ParsedRow]:
     """All rows of a GAIR/lima JSONL file, or FormatError listing every bad line (up to MAX_ERRORS)."""
     rows: list[ParsedRow] = []
     errors: list[RowError] = []
     truncated = False
-    for line, text in _text_lines(stream):
+    for line, text in text_lines(stream, limits=limits):
         if not text.strip():
             continue
         if len(errors) >= MAX_ERRORS:
             truncated = True
             break
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            errors.append(RowError(line, "", f"invalid JSON ({exc.msg} at column {exc.colno})"))
+        record = load_json_row(text, line=line, errors=errors)
+        if record is None:
             continue
         if not isinstance(record, dict):
             errors.append(RowError(line, "", f"expected a JSON object, got {type(record).__name__}"))
@@ -165,11 +181,11 @@ def parse_jsonl(stream: IO[bytes] | IO[str], *, default_split: str = AUTO_SPLIT)
 _TURN_COLUMN = re.compile(r"^turn_(\d+)$")
 
 
-def parse_csv(stream: IO[bytes] | IO[str], *, default_split: str = AUTO_SPLIT) -> list[ParsedRow]:
+def parse_csv(stream: IO[bytes] | IO[str], *, default_split: str = AUTO_SPLIT,
+              limits: InputLimits | None = None) -> list[ParsedRow]:
     """All rows of a CSV file (header + one example per record), or FormatError with line numbers."""
-    lines = _text_lines(stream)
-    # csv needs the physical lines; quoted fields may span several, so line numbers follow the reader.
-    reader = csv.reader(io.StringIO("".join(text for _, text in lines)))
+    # csv reads the physical lines as they come; quoted fields may span several, so line numbers follow the reader.
+    reader = csv.reader(text for _, text in text_lines(stream, limits=limits))
     try:
         header = [name.strip().lower() for name in next(reader)]
     except StopIteration:

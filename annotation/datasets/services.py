@@ -14,6 +14,7 @@ from annotation.datasets import lima_format
 from annotation.datasets.attribution import attribution_of
 from annotation.models import Example, ExampleRevision, Role, Status, Turn, conversation_hash
 from annotation.datasets.models import Dataset, DatasetRow
+from annotation.input_limits import InputLimits
 
 IMPORT_BATCH = 500
 # Key of the PostgreSQL advisory lock that example imports hold for their transaction (any constant
@@ -55,10 +56,11 @@ class ImportResult:
 def parse_upload(stream: IO[bytes], *, filename: str, default_split: str) -> list[lima_format.ParsedRow]:
     """Parse by file extension; raises lima_format.FormatError with line numbers on any bad row."""
     name = filename.lower()
+    limits = InputLimits.from_settings()
     if name.endswith(".csv"):
-        return lima_format.parse_csv(stream, default_split=default_split)
+        return lima_format.parse_csv(stream, default_split=default_split, limits=limits)
     if name.endswith((".jsonl", ".json", ".ndjson")):
-        return lima_format.parse_jsonl(stream, default_split=default_split)
+        return lima_format.parse_jsonl(stream, default_split=default_split, limits=limits)
     raise lima_format.FormatError([lima_format.RowError(0, "file", f"{filename!r}: expected a .jsonl or .csv file")])
 
 

@@ -17,6 +17,7 @@ from annotation.evaluation.selectors import annotator_progress, study_overview
 from annotation.evaluation.services import judging
 from annotation.evaluation.services.judging import StudyClosed
 from lima_site.api import capability_permission
+from lima_site.forms import validate_upload_size
 
 
 class StudySerializer(serializers.ModelSerializer):
@@ -194,7 +195,7 @@ class ExternalJudgmentSetSerializer(serializers.ModelSerializer):
 
 class ExternalJudgmentUploadSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
-    file = serializers.FileField(help_text="CSV or JSONL in the documented external-judgment format (annotation/evaluation/judgment_import.py).")
+    file = serializers.FileField(validators=[validate_upload_size], help_text="CSV or JSONL in the documented external-judgment format (annotation/evaluation/judgment_import.py).")
     target = serializers.CharField(max_length=200, required=False, allow_blank=True)
     seed = serializers.IntegerField(required=False, default=0)
 

@@ -39,6 +39,9 @@ _STYLE = {
     "font.family": "DejaVu Sans",
     "font.size": 9,
     "path.simplify": True,
+    # Model and group names are user input: "$\undefinedcommand$" must be drawn as typed, not parsed as
+    # mathtext (which raised on every render, so a results page stayed a 500 for good).
+    "text.parse_math": False,
 }
 _METADATA = {"svg": {"Date": None, "Creator": None}, "png": {"Software": None}}
 

@@ -28,17 +28,17 @@ target model, the same (item, annotator) twice, an annotator listed in two group
 from __future__ import annotations
 
 import csv
-import io
-import json
 from dataclasses import dataclass
 from typing import IO, Any, Literal
 
-from annotation.datasets.lima_format import MAX_ERRORS, FormatError, RowError, _text_lines
+from annotation.datasets.lima_format import MAX_ERRORS, FormatError, RowError, load_json_row, text_lines
 from annotation.evaluation.stats import PairwiseJudgment
+from annotation.input_limits import InputLimits
 
 REQUIRED = ("prompt_id", "model_a", "model_b", "verdict", "annotator", "annotator_group")
 OPTIONAL = ("length_a", "length_b")
 ITEM_SEPARATOR = "::"
+MAX_LENGTH = 2**31 - 1  # what the database's integer column holds
 
 
 @dataclass(frozen=True)
@@ -100,11 +100,13 @@ def _text(value: Any, *, line: int, name: str, errors: _Errors) -> str | None:
 def _length(value: Any, *, line: int, name: str, errors: _Errors) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    # isdecimal, not isdigit: "²" is a digit that int() refuses. Length first: int() of 100,000 digits raises.
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdecimal() and len(value.strip()) <= 10:
+        value = int(value.strip())
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_LENGTH:
         return value
-    errors.add(line, name, f"expected a whole number of at least 0, got {value!r}")
+    shown = f"{value[:20]}… ({len(value):,} characters)" if isinstance(value, str) and len(value) > 40 else repr(value)
+    errors.add(line, name, f"expected a whole number from 0 to {MAX_LENGTH:,}, got {shown}")
     return None
 
 
@@ -116,7 +118,7 @@ def _side(verdict: str, model_a: str, model_b: str, *, line: int, errors: _Error
         return "a"
     if verdict == model_b or lowered == model_b.lower():
         return "b"
-    errors.add(line, "verdict", f"unknown verdict {verdict!r} (expected a, b, tie, {model_a!r} or {model_b!r})")
+    errors.add(line, "verdict", f"unknown verdict {verdict[:100]!r} (expected a, b, tie, {model_a!r} or {model_b!r})")
     return None
 
 
@@ -199,19 +201,20 @@ def _judgments(rows: list[_Row], target: str | None, errors: _Errors) -> Importe
     )
 
 
-def parse_judgments_jsonl(stream: IO[bytes] | IO[str], *, target: str | None = None) -> ImportedJudgments:
+def parse_judgments_jsonl(stream: IO[bytes] | IO[str], *, target: str | None = None,
+                          limits: InputLimits | None = None) -> ImportedJudgments:
     """Every judgment of a JSONL file, or FormatError listing the bad lines (up to MAX_ERRORS)."""
     rows: list[_Row] = []
     errors = _Errors()
-    for line, text in _text_lines(stream):
+    for line, text in text_lines(stream, limits=limits):
         if not text.strip():
             continue
         if errors.full:
             break
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            errors.add(line, "", f"invalid JSON ({exc.msg} at column {exc.colno})")
+        problems: list[RowError] = []
+        record = load_json_row(text, line=line, errors=problems)
+        if record is None:
+            errors.add(line, problems[0].field, problems[0].message)
             continue
         if not isinstance(record, dict):
             errors.add(line, "", f"expected a JSON object, got {type(record).__name__}")
@@ -221,10 +224,11 @@ def parse_judgments_jsonl(stream: IO[bytes] | IO[str], *, target: str | None = N
     return _judgments(rows, target, errors)
 
 
-def parse_judgments_csv(stream: IO[bytes] | IO[str], *, target: str | None = None) -> ImportedJudgments:
+def parse_judgments_csv(stream: IO[bytes] | IO[str], *, target: str | None = None,
+                        limits: InputLimits | None = None) -> ImportedJudgments:
     """Every judgment of a CSV file with a header row, or FormatError with line numbers."""
-    # csv needs the physical lines; quoted fields may span several, so line numbers follow the reader.
-    reader = csv.reader(io.StringIO("".join(text for _, text in _text_lines(stream))))
+    # csv reads the physical lines as they come; quoted fields may span several, so line numbers follow the reader.
+    reader = csv.reader(text for _, text in text_lines(stream, limits=limits))
     try:
         header = [name.strip().lower() for name in next(reader)]
     except StopIteration:
@@ -256,11 +260,12 @@ def parse_judgments_csv(stream: IO[bytes] | IO[str], *, target: str | None = Non
 
 
 def parse_judgments(
-    stream: IO[bytes] | IO[str], *, fmt: Literal["csv", "jsonl"], target: str | None = None
+    stream: IO[bytes] | IO[str], *, fmt: Literal["csv", "jsonl"], target: str | None = None,
+    limits: InputLimits | None = None,
 ) -> ImportedJudgments:
     """Dispatch on the declared format (a file name's extension, as the upload form reports it)."""
     if fmt == "csv":
-        return parse_judgments_csv(stream, target=target)
+        return parse_judgments_csv(stream, target=target, limits=limits)
     if fmt == "jsonl":
-        return parse_judgments_jsonl(stream, target=target)
+        return parse_judgments_jsonl(stream, target=target, limits=limits)
     raise ValueError(f"unknown judgment format {fmt!r} (expected csv or jsonl)")

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Iterator
 
+from annotation.input_limits import InputLimits, LineTooLong, bounded_lines, human_size
+
 # Progress callback: (bytes read so far, total bytes of the input); called every few MB.
 Progress = Callable[[int, int], None]
 
@@ -154,10 +156,22 @@ def files_under(path: str | os.PathLike, patterns: tuple[str, ...]) -> list[Path
     return found
 
 
-def utf8_lines(stream: IO[bytes], file: str | os.PathLike) -> Iterator[tuple[int, str]]:
-    """(line number, text) of a byte stream; a line that is not UTF-8 stops the import (wrong encoding)."""
-    for number, raw in enumerate(stream, start=1):
-        try:
-            yield number, raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise InputError(file, number, f"not UTF-8 ({exc.reason} at byte {exc.start}); re-encode the file as UTF-8") from exc
+def too_long(file: str | os.PathLike, error: LineTooLong) -> InputError:
+    return InputError(file, error.line, f"the line is longer than {human_size(error.limit)} (LIMA_MAX_LINE_BYTES)")
+
+
+def too_large(file: str | os.PathLike, limits: InputLimits) -> InputError:
+    return InputError(file, None, f"larger than {human_size(limits.max_file_bytes)}, the most one file may be read whole "
+                                  f"(LIMA_MAX_UPLOAD_BYTES)")
+
+
+def utf8_lines(stream: IO[bytes], file: str | os.PathLike, limits: InputLimits) -> Iterator[tuple[int, str]]:
+    """(line number, text) of a byte stream; a line that is not UTF-8 or longer than the limit stops the import."""
+    try:
+        for number, raw in bounded_lines(stream, max_line_bytes=limits.max_line_bytes):
+            try:
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(file, number, f"not UTF-8 ({exc.reason} at byte {exc.start}); re-encode the file as UTF-8") from exc
+    except LineTooLong as exc:
+        raise too_long(file, exc) from None

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from annotation import paper
-from annotation.importers.batch import Candidate, CandidateBatch, ImportReport, InputError, Progress, ProgressMeter, files_under
+from annotation.importers.batch import (Candidate, CandidateBatch, ImportReport, InputError, Progress, ProgressMeter,
+                                        files_under, too_large)
+from annotation.input_limits import InputLimits, JsonProblem, MalformedJson, load_json
 
 DATASET_URL = "https://github.com/allenai/natural-instructions"
 DEFAULT_LICENCE = "Apache-2.0 (Super-NaturalInstructions)"
@@ -71,31 +73,38 @@ def build_prompt(definition: list | str, instance_input: str) -> str:
     return f"{text.strip()}\n\n{instance_input.strip()}"
 
 
-def _load(path: Path, meter: ProgressMeter) -> object:
+def _load(path: Path, meter: ProgressMeter, limits: InputLimits) -> object:
+    """A task file is one JSON document, read whole: only up to the size an upload may be."""
     try:
-        data = path.read_bytes()
+        with open(path, "rb") as stream:
+            data = stream.read(limits.max_file_bytes + 1)
     except OSError as exc:
         raise InputError(path, None, f"cannot read: {exc}") from exc
+    if len(data) > limits.max_file_bytes:
+        raise too_large(path, limits)
     meter.add(len(data))
     try:
-        return json.loads(data.decode("utf-8"))
+        return load_json(data.decode("utf-8"))
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         raise InputError(path, line, f"not UTF-8 ({exc.reason}); re-encode the file as UTF-8") from exc
-    except json.JSONDecodeError as exc:
+    except MalformedJson as exc:
         raise InputError(path, exc.lineno, f"malformed JSON (truncated file?): {exc.msg}") from exc
+    except JsonProblem as exc:
+        raise InputError(path, None, str(exc)) from exc
 
 
 def import_natural_instructions(path: str | Path, params: NaturalInstructionsParams | None = None, *,
-                                progress: Progress | None = None) -> CandidateBatch:
+                                progress: Progress | None = None, limits: InputLimits | None = None) -> CandidateBatch:
     params = params or NaturalInstructionsParams()
+    limits = limits or InputLimits()
     report = ImportReport(importer="natural_instructions", strict=params.strict)
     files = [file for file in files_under(path, ("task*.json",)) if file.suffix == ".json"]
     report.files = [str(file) for file in files]
     meter = ProgressMeter(sum(file.stat().st_size for file in files), progress)
     eligible: dict[str, tuple[dict, dict, Path]] = {}
     for file in files:
-        task = _load(file, meter)
+        task = _load(file, meter, limits)
         name = file.stem
         if not isinstance(task, dict) or not isinstance(task.get("Definition"), (list, str)) \
                 or not isinstance(task.get("Instances"), list) or not isinstance(task.get("Categories"), list):

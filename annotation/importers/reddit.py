@@ -14,7 +14,6 @@ Memory stays bounded: only the `pool_size` highest-scoring submissions per subre
 from __future__ import annotations
 
 import io
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,7 @@ from annotation.importers.batch import (
 )
 from annotation.importers.cleaning import strip_links_and_images
 from annotation.importers.sampling import TopK
+from annotation.input_limits import InputLimits, JsonProblem, MalformedJson, human_size, load_json
 
 LICENCE = "Reddit User Agreement (authors keep copyright; no open licence)"
 WRITINGPROMPTS, ASKREDDIT = "writingprompts", "askreddit"
@@ -105,24 +105,42 @@ def is_usable_story(comment: dict, submission_id: str) -> bool:
 # --- reading ---------------------------------------------------------------------------------
 
 
+# Compressed bytes handed to the decompressor at a time. zstd expands a byte to at most ~32 KiB (an RLE
+# block), so one step yields at most ~32 MiB however the file was crafted (a 9 KB file can hold a 300 MB
+# line); on real dumps the small steps cost nothing measurable.
+ZSTD_STEP = 1024
+
+
+class DecompressionBomb(Exception):
+    pass
+
+
 class ZstdStream(io.RawIOBase):
     """Decompressed bytes of a .zst file, frame after frame. Unlike zstandard's stream_reader it notices a
-    file that ends inside a frame (an interrupted download), which would otherwise pass for a shorter dump."""
+    file that ends inside a frame (an interrupted download), which would otherwise pass for a shorter dump.
+    Output is bounded twice: per step (ZSTD_STEP), and in total to `max_output` bytes (DecompressionBomb)."""
 
-    def __init__(self, source: IO[bytes]):
+    def __init__(self, source: IO[bytes], *, max_output: int):
         # Pushshift compresses with a 2 GiB window; the decompressor must be allowed as much.
         self._context = zstandard.ZstdDecompressor(max_window_size=2**31)
         self._frame = self._context.decompressobj()
         self._frame_open = False
         self._source = source
-        self._pending = b""
+        # Offsets into the last read and the last output, not slices: slicing copies the rest every time.
+        self._input, self._input_at = memoryview(b""), 0
+        self._pending, self._pending_at = b"", 0
+        self._produced = 0
+        self._max_output = max_output
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        while not self._pending:
-            data = self._source.read(1 << 20)
+        while self._pending_at >= len(self._pending):
+            if self._input_at >= len(self._input):
+                self._input, self._input_at = memoryview(self._source.read(1 << 20)), 0
+            data = self._input[self._input_at:self._input_at + ZSTD_STEP]
+            self._input_at += len(data)
             if not data:
                 if self._frame_open:
                     raise zstandard.ZstdError("the file ends inside a zstd frame (truncated download?)")
@@ -136,34 +154,44 @@ class ZstdStream(io.RawIOBase):
                 data = self._frame.unused_data
                 self._frame = self._context.decompressobj()
                 self._frame_open = False
-            self._pending = b"".join(output)
-        size = min(len(buffer), len(self._pending))
-        buffer[:size] = self._pending[:size]
-        self._pending = self._pending[size:]
+            self._pending, self._pending_at = b"".join(output), 0
+            self._produced += len(self._pending)
+            if self._produced > self._max_output:
+                raise DecompressionBomb()
+        size = min(len(buffer), len(self._pending) - self._pending_at)
+        buffer[:size] = self._pending[self._pending_at:self._pending_at + size]
+        self._pending_at += size
         return size
 
 
-def _open_lines(path: Path, meter: ProgressMeter) -> tuple[IO, Iterator[tuple[int, str]]]:
+def _open_lines(path: Path, meter: ProgressMeter, limits: InputLimits) -> tuple[IO, Iterator[tuple[int, str]]]:
     raw = open(path, "rb")
     counted = CountingReader(raw, meter)
-    source = ZstdStream(counted) if path.suffix.lower() == ".zst" else counted
-    return raw, utf8_lines(io.BufferedReader(source, buffer_size=1 << 20), path)
+    if path.suffix.lower() == ".zst":
+        max_output = max(path.stat().st_size, 1) * limits.max_decompression_ratio
+        source = ZstdStream(counted, max_output=max_output)
+    else:
+        source = counted
+    return raw, utf8_lines(io.BufferedReader(source, buffer_size=1 << 20), path, limits)
 
 
-def records(path: Path, meter: ProgressMeter, report: ImportReport) -> Iterator[tuple[int, dict]]:
+def records(path: Path, meter: ProgressMeter, report: ImportReport, limits: InputLimits) -> Iterator[tuple[int, dict]]:
     """The JSON objects of one dump file; malformed lines are skipped and reported, a truncated file stops."""
-    raw, lines = _open_lines(path, meter)
+    raw, lines = _open_lines(path, meter, limits)
     number = 0
     try:
         for number, line in lines:
             if not line.strip():
                 continue
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
+                record = load_json(line)
+            except MalformedJson as exc:
                 if not line.endswith("\n"):
                     raise InputError(path, number, f"the file ends in the middle of a record (truncated?): {exc.msg}") from exc
                 report.skip(path, number, f"malformed JSON: {exc.msg}")
+                continue
+            except JsonProblem as exc:
+                report.skip(path, number, str(exc))
                 continue
             if not isinstance(record, dict):
                 report.skip(path, number, "not a JSON object")
@@ -171,11 +199,14 @@ def records(path: Path, meter: ProgressMeter, report: ImportReport) -> Iterator[
             yield number, record
     except zstandard.ZstdError as exc:
         raise InputError(path, number + 1, f"corrupt or truncated zstd stream: {exc}") from exc
+    except DecompressionBomb:
+        raise InputError(path, number + 1, f"decompresses to more than {limits.max_decompression_ratio:,} times its size "
+                                           f"({human_size(path.stat().st_size)}; LIMA_MAX_DECOMPRESSION_RATIO)") from None
     finally:
         raw.close()
 
 
-def file_kind(path: Path, report: ImportReport) -> str:
+def file_kind(path: Path, report: ImportReport, limits: InputLimits) -> str:
     """'submissions' or 'comments', from the name (RS_/RC_, *_submissions/*_comments) or the first record."""
     name = path.name.lower()
     if name.startswith("rs_") or "submission" in name:
@@ -183,7 +214,7 @@ def file_kind(path: Path, report: ImportReport) -> str:
     if name.startswith("rc_") or "comment" in name:
         return "comments"
     probe = ImportReport(importer="reddit")
-    for _, record in records(path, ProgressMeter(0, None), probe):
+    for _, record in records(path, ProgressMeter(0, None), probe, limits):
         return "submissions" if "title" in record else "comments"
     return "comments"
 
@@ -207,20 +238,22 @@ def _submission_url(submission: dict) -> str:
     return f"https://www.reddit.com{permalink}"
 
 
-def import_reddit(path: str | Path, params: RedditParams | None = None, *, progress: Progress | None = None) -> CandidateBatch:
+def import_reddit(path: str | Path, params: RedditParams | None = None, *, progress: Progress | None = None,
+                  limits: InputLimits | None = None) -> CandidateBatch:
     params = params or RedditParams()
+    limits = limits or InputLimits()
     report = ImportReport(importer="reddit", strict=params.strict)
     files = files_under(path, ("*.zst", "*.ndjson", "*.jsonl", "*.json"))
-    kinds = {file: file_kind(file, report) for file in files}
+    kinds = {file: file_kind(file, report, limits) for file in files}
     ordered = [f for f in files if kinds[f] == "submissions"] + [f for f in files if kinds[f] == "comments"]
     report.files = [str(file) for file in ordered]
     meter = ProgressMeter(sum(file.stat().st_size for file in files), progress)
     pools = {WRITINGPROMPTS: TopK(params.pool_size), ASKREDDIT: TopK(params.pool_size)}
     for file in ordered:
         if kinds[file] == "submissions":
-            _read_submissions(file, pools, params, report, meter)
+            _read_submissions(file, pools, params, report, meter, limits)
         else:
-            _read_comments(file, pools[WRITINGPROMPTS], report, meter)
+            _read_comments(file, pools[WRITINGPROMPTS], report, meter, limits)
     candidates = _writingprompts(pools[WRITINGPROMPTS], params, report) + _askreddit(pools[ASKREDDIT], params, report)
     report.kept = len(candidates)
     report.bytes_read = meter.done
@@ -228,8 +261,9 @@ def import_reddit(path: str | Path, params: RedditParams | None = None, *, progr
     return CandidateBatch(candidates=candidates, report=report)
 
 
-def _read_submissions(file: Path, pools: dict[str, TopK], params: RedditParams, report: ImportReport, meter: ProgressMeter) -> None:
-    for line, record in records(file, meter, report):
+def _read_submissions(file: Path, pools: dict[str, TopK], params: RedditParams, report: ImportReport, meter: ProgressMeter,
+                      limits: InputLimits) -> None:
+    for line, record in records(file, meter, report, limits):
         subreddit = (record.get("subreddit") or "").lower()
         if subreddit not in pools:
             continue
@@ -260,8 +294,8 @@ def _read_submissions(file: Path, pools: dict[str, TopK], params: RedditParams, 
 _PROMPT, _TITLE, _AUTHOR, _URL, _LINE, _STORY_SCORE, _STORY = range(7)
 
 
-def _read_comments(file: Path, pool: TopK, report: ImportReport, meter: ProgressMeter) -> None:
-    for line, record in records(file, meter, report):
+def _read_comments(file: Path, pool: TopK, report: ImportReport, meter: ProgressMeter, limits: InputLimits) -> None:
+    for line, record in records(file, meter, report, limits):
         link = record.get("link_id")
         if not isinstance(link, str) or not link.startswith("t3_"):
             continue

@@ -39,9 +39,11 @@ from annotation.importers.batch import (
     Progress,
     ProgressMeter,
     files_under,
+    too_long,
 )
 from annotation.importers.cleaning import html_to_markdown, prose_only
 from annotation.importers.sampling import TopK, sample_across_communities
+from annotation.input_limits import InputLimits, LineLengthGuard, LineTooLong
 
 SITES_FILE = Path(__file__).with_name("stackexchange_sites.json")
 LICENCE = "CC BY-SA 4.0"
@@ -263,10 +265,32 @@ class SiteScan:
     eligible: list[EligiblePair] = field(default_factory=list)
 
 
-def _rows(path: Path, reader) -> etree.iterparse:
+def _rows(path: Path, reader, limits: InputLimits):
+    """The <row> elements of a dump file, each released by the caller (`_release`) before the next.
+
+    A dump is one root element holding only rows, one per line. Anything else would stay in memory (only
+    rows are released) and means this is not a dump: 5 million stray elements once took a worker to 1.3 GB
+    and the import "succeeded" with nothing. So any other element, more than LIMA_MAX_XML_ELEMENTS rows,
+    or a line over LIMA_MAX_LINE_BYTES stops the import with its line.
+    """
     # No DTDs, no entities beyond XML's own, no network: dumps are data, never instructions to the parser.
-    return etree.iterparse(reader, events=("end",), tag="row", resolve_entities=False, no_network=True,
-                           load_dtd=False, huge_tree=True)
+    events = etree.iterparse(LineLengthGuard(reader, max_line_bytes=limits.max_line_bytes), events=("end",),
+                             resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+    count = 0
+    try:
+        for _, element in events:
+            parent = element.getparent()
+            if parent is None:
+                return  # the root's end: the file is complete
+            if element.tag != "row" or parent.getparent() is not None:
+                raise InputError(path, element.sourceline, f"unexpected element <{element.tag}> (a Stack Exchange dump "
+                                                           f"holds only <row> elements under its root)")
+            count += 1
+            if count > limits.max_xml_elements:
+                raise InputError(path, element.sourceline, f"more than {limits.max_xml_elements:,} rows (LIMA_MAX_XML_ELEMENTS)")
+            yield element
+    except LineTooLong as exc:
+        raise too_long(path, exc) from None
 
 
 def _release(row) -> None:
@@ -284,7 +308,8 @@ def _syntax_error(path: Path, exc: etree.XMLSyntaxError) -> InputError:
     return InputError(path, exc.lineno or (exc.position[0] if exc.position else None), f"malformed XML: {message}")
 
 
-def scan_posts(path: Path, *, params: StackExchangeParams, report: ImportReport, meter: ProgressMeter) -> tuple[int, TopK]:
+def scan_posts(path: Path, *, params: StackExchangeParams, report: ImportReport, meter: ProgressMeter,
+               limits: InputLimits) -> tuple[int, TopK]:
     """One pass over Posts.xml: the pool of the site's best self-contained questions with their top answers."""
     pool: TopK[int] = TopK(params.pool_size)
     payloads = pool.payloads
@@ -292,7 +317,7 @@ def scan_posts(path: Path, *, params: StackExchangeParams, report: ImportReport,
     min_words = params.min_title_words
     try:
         with open(path, "rb") as raw:
-            for _, row in _rows(path, CountingReader(raw, meter)):
+            for row in _rows(path, CountingReader(raw, meter), limits):
                 get = row.get
                 kind = get("PostTypeId")
                 if kind == "2":
@@ -354,11 +379,11 @@ def eligible_pairs(pool: TopK, *, params: StackExchangeParams, report: ImportRep
     return eligible
 
 
-def _scan_rows(path: Path, meter: ProgressMeter, wanted, on_row) -> None:
+def _scan_rows(path: Path, meter: ProgressMeter, limits: InputLimits, wanted, on_row) -> None:
     """Stream an auxiliary dump file (Users.xml, Comments.xml), calling on_row for rows whose key is wanted."""
     try:
         with open(path, "rb") as raw:
-            for _, row in _rows(path, CountingReader(raw, meter)):
+            for row in _rows(path, CountingReader(raw, meter), limits):
                 if wanted(row):
                     on_row(row)
                 _release(row)
@@ -366,15 +391,16 @@ def _scan_rows(path: Path, meter: ProgressMeter, wanted, on_row) -> None:
         raise _syntax_error(path, exc) from exc
 
 
-def resolve_authors(users_xml: Path, user_ids: set[str], meter: ProgressMeter) -> dict[str, str]:
+def resolve_authors(users_xml: Path, user_ids: set[str], meter: ProgressMeter, limits: InputLimits) -> dict[str, str]:
     """Display names for the selected answers' authors (attribution), from the site's Users.xml."""
     names: dict[str, str] = {}
-    _scan_rows(users_xml, meter, lambda row: row.get("Id") in user_ids,
+    _scan_rows(users_xml, meter, limits, lambda row: row.get("Id") in user_ids,
                lambda row: names.__setitem__(row.get("Id"), row.get("DisplayName") or ""))
     return names
 
 
-def collect_comments(comments_xml: Path, post_ids: set[str], meter: ProgressMeter, *, limit: int) -> dict[str, list[dict]]:
+def collect_comments(comments_xml: Path, post_ids: set[str], meter: ProgressMeter, limits: InputLimits, *,
+                     limit: int) -> dict[str, list[dict]]:
     """The comment chains under the selected answers, oldest first: the raw material for multi-turn dialogues."""
     chains: dict[str, list[dict]] = {}
 
@@ -384,7 +410,7 @@ def collect_comments(comments_xml: Path, post_ids: set[str], meter: ProgressMete
             chain.append({"id": _int(row.get("Id")), "user_id": row.get("UserId"), "score": _int(row.get("Score")) or 0,
                           "text": row.get("Text") or ""})
 
-    _scan_rows(comments_xml, meter, lambda row: row.get("PostId") in post_ids, keep)
+    _scan_rows(comments_xml, meter, limits, lambda row: row.get("PostId") in post_ids, keep)
     for chain in chains.values():
         chain.sort(key=lambda comment: comment["id"] or 0)
     return chains
@@ -453,9 +479,10 @@ def _candidate(site: SiteScan, pair: EligiblePair, *, params: StackExchangeParam
 
 
 def import_stackexchange(path: str | Path, params: StackExchangeParams | None = None, *,
-                         progress: Progress | None = None) -> CandidateBatch:
+                         progress: Progress | None = None, limits: InputLimits | None = None) -> CandidateBatch:
     """Run every LIMA rule over a Stack Exchange dump and sample the STEM and Other candidates."""
     params = params or StackExchangeParams()
+    limits = limits or InputLimits()
     report = ImportReport(importer="stackexchange", strict=params.strict)
     categories = load_site_categories(params.sites_file, params.site_categories)
     sites = find_sites(path, categories=categories, report=report)
@@ -465,7 +492,7 @@ def import_stackexchange(path: str | Path, params: StackExchangeParams | None = 
     meter = ProgressMeter(sum((site.folder / "Posts.xml").stat().st_size for site in sites) + sum(p.stat().st_size for p in aux),
                           progress)
     for site in sites:
-        site.questions, pool = scan_posts(site.folder / "Posts.xml", params=params, report=report, meter=meter)
+        site.questions, pool = scan_posts(site.folder / "Posts.xml", params=params, report=report, meter=meter, limits=limits)
         site.eligible = eligible_pairs(pool, params=params, report=report)
     chosen: list[tuple[SiteScan, EligiblePair]] = []
     by_host = {site.host: site for site in sites}
@@ -486,12 +513,12 @@ def import_stackexchange(path: str | Path, params: StackExchangeParams | None = 
         if users_xml in aux:
             wanted = {pair.answer_owner for pair in pairs if pair.answer_owner and not pair.answer_owner_name}
             if wanted:
-                authors = resolve_authors(users_xml, wanted, meter)
+                authors = resolve_authors(users_xml, wanted, meter, limits)
             else:
                 meter.add(users_xml.stat().st_size)
         if comments_xml in aux:
             if pairs:
-                comments = collect_comments(comments_xml, {str(pair.answer_id) for pair in pairs}, meter,
+                comments = collect_comments(comments_xml, {str(pair.answer_id) for pair in pairs}, meter, limits,
                                             limit=params.max_comments)
             else:
                 meter.add(comments_xml.stat().st_size)

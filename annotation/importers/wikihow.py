@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import random
 import re
 import sys
@@ -32,10 +31,12 @@ from annotation.importers.batch import (
     Progress,
     ProgressMeter,
     files_under,
+    too_large,
     utf8_lines,
 )
 from annotation.importers.cleaning import strip_links_and_images
 from annotation.importers.sampling import Reservoir, category_first_sample
+from annotation.input_limits import InputLimits, JsonProblem, MalformedJson, load_json
 
 LICENCE = "CC BY-NC-SA 3.0"
 UNCATEGORISED = "uncategorised"
@@ -139,13 +140,18 @@ def top_category(raw: str) -> str:
     return re.split(r"\s*(?:»|>|/|\|)\s*", raw.strip())[0].strip() or UNCATEGORISED
 
 
-def _records(path: Path, meter: ProgressMeter) -> Iterator[tuple[int, dict | None, str]]:
+def _csv_text(stream, path: Path, limits: InputLimits) -> Iterator[str]:
+    for number, line in utf8_lines(stream, path, limits):
+        yield line.removeprefix("\ufeff") if number == 1 else line
+
+
+def _records(path: Path, meter: ProgressMeter, limits: InputLimits) -> Iterator[tuple[int, dict | None, str]]:
     """(line or row number, record or None, problem) for every record of a CSV, JSON or JSONL file."""
     with open(path, "rb") as raw:
         stream = io.BufferedReader(CountingReader(raw, meter))
         if path.suffix.lower() == ".csv":
-            text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="strict", newline="")
-            reader = csv.DictReader(text)
+            # Read line by line (at most LIMA_MAX_LINE_BYTES each); csv follows the physical lines for its numbers.
+            reader = csv.DictReader(_csv_text(stream, path, limits))
             try:
                 header = reader.fieldnames or []
                 lowered = {name.strip().lower() for name in header}
@@ -153,42 +159,51 @@ def _records(path: Path, meter: ProgressMeter) -> Iterator[tuple[int, dict | Non
                     raise InputError(path, 1, f"a wikiHow CSV needs a title and a text column; the header has {header}")
                 for row in reader:
                     yield reader.line_num, {key.strip().lower(): value for key, value in row.items() if key}, ""
-            except UnicodeDecodeError as exc:
-                raise InputError(path, reader.line_num + 1, f"not UTF-8 ({exc.reason}); re-encode the file as UTF-8") from exc
             except csv.Error as exc:
                 raise InputError(path, reader.line_num, f"malformed CSV: {exc}") from exc
             return
         first = stream.peek(64).lstrip()[:1]
         if first == b"[":
+            # One JSON array is read whole: only up to the size an upload may be.
+            data = stream.read(limits.max_file_bytes + 1)
+            if len(data) > limits.max_file_bytes:
+                raise too_large(path, limits)
             try:
-                records = json.loads(stream.read().decode("utf-8"))
+                records = load_json(data.decode("utf-8"))
             except UnicodeDecodeError as exc:
                 raise InputError(path, None, f"not UTF-8 ({exc.reason}); re-encode the file as UTF-8") from exc
-            except json.JSONDecodeError as exc:
+            except MalformedJson as exc:
                 raise InputError(path, exc.lineno, f"malformed JSON: {exc.msg}") from exc
+            except JsonProblem as exc:
+                raise InputError(path, None, str(exc)) from exc
             for index, record in enumerate(records, start=1):
                 yield index, record if isinstance(record, dict) else None, "" if isinstance(record, dict) else "not an object"
             return
-        yield from _json_lines(path, stream)
+        yield from _json_lines(path, stream, limits)
 
 
-def _json_lines(path: Path, stream) -> Iterator[tuple[int, dict | None, str]]:
+def _json_lines(path: Path, stream, limits: InputLimits) -> Iterator[tuple[int, dict | None, str]]:
     """NDJSON records; a bad line is skipped, but a bad last line without a newline means a truncated file."""
-    for number, line in utf8_lines(stream, path):
+    for number, line in utf8_lines(stream, path, limits):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
+            record = load_json(line)
+        except MalformedJson as exc:
             if not line.endswith("\n") and stream.peek(1) == b"":
                 raise InputError(path, number, f"the file ends in the middle of a record (truncated?): {exc.msg}") from exc
             yield number, None, f"malformed JSON: {exc.msg}"
             continue
+        except JsonProblem as exc:
+            yield number, None, str(exc)
+            continue
         yield number, record if isinstance(record, dict) else None, "" if isinstance(record, dict) else "not a JSON object"
 
 
-def import_wikihow(path: str | Path, params: WikiHowParams | None = None, *, progress: Progress | None = None) -> CandidateBatch:
+def import_wikihow(path: str | Path, params: WikiHowParams | None = None, *, progress: Progress | None = None,
+                   limits: InputLimits | None = None) -> CandidateBatch:
     params = params or WikiHowParams()
+    limits = limits or InputLimits()
     report = ImportReport(importer="wikihow", strict=params.strict)
     files = files_under(path, ("*.csv", "*.json", "*.jsonl", "*.ndjson"))
     report.files = [str(file) for file in files]
@@ -198,7 +213,7 @@ def import_wikihow(path: str | Path, params: WikiHowParams | None = None, *, pro
     seen_titles: set[str] = set()
     eligible = 0
     for file in files:
-        for line, record, problem in _records(file, meter):
+        for line, record, problem in _records(file, meter, limits):
             if record is None:
                 report.skip(file, line, problem)
                 continue

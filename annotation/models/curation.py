@@ -34,6 +34,9 @@ class ImportJob(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Moved at the start and at every progress report; a running job whose heartbeat is older than
+    # LIMA_IMPORT_STALE_SECONDS lost its worker (annotation.services.curation.fail_stale_import_jobs).
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -4,17 +4,20 @@ start multi-turn dialogues from comment chains, and run import jobs for the brow
 from __future__ import annotations
 
 import dataclasses
+import logging
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Callable
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from annotation.importers.batch import Candidate, CandidateBatch, InputError, Progress
+from annotation.input_limits import InputLimits
 from annotation.importers.natural_instructions import NaturalInstructionsParams, import_natural_instructions
 from annotation.importers.reddit import RedditParams, import_reddit
 from annotation.importers.stackexchange import StackExchangeParams, comment_dialogue, import_stackexchange
@@ -23,6 +26,7 @@ from annotation.models import Example, ExampleRevision, ImportJob, Role, Status,
 from annotation.services.examples import EditConflict, snapshot
 
 SAVE_BATCH = 500
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ def import_and_save(*, importer: str, path: str, params: dict, user, progress: P
                     dry_run: bool = False) -> CurationResult:
     """Run one importer over a dump and save its batch; an InputError leaves the database untouched."""
     parameters = build_params(importer, params)
-    batch = IMPORTERS[importer].run(path, parameters, progress=progress)
+    batch = IMPORTERS[importer].run(path, parameters, progress=progress, limits=InputLimits.from_settings())
     created, existing = (0, 0) if dry_run else save_candidates(candidates=batch.candidates, user=user)
     return CurationResult(created=created, existing=existing, report=batch.report.as_dict())
 
@@ -224,21 +228,33 @@ def create_import_job(*, kind: str, path: str, parameters: dict, user) -> Import
 
 
 def run_import_job(*, job_id: int) -> ImportJob:
-    """Run a queued job; a finished job is left as it is, so a re-delivered task does nothing twice."""
+    """Run a queued job; a finished job is left as it is, so a re-delivered task does nothing twice.
+
+    Every failure ends the job as Failed with its message, an unexpected one too (with its type, and
+    logged with the traceback); only a lost database is left to the task's retries.
+    """
     job = ImportJob.objects.get(pk=job_id)
     if job.finished:
         return job
-    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING, started_at=timezone.now(), error="")
+    now = timezone.now()
+    ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.RUNNING, started_at=now, heartbeat_at=now, error="")
 
     def progress(done: int, total: int) -> None:
-        ImportJob.objects.filter(pk=job.pk).update(bytes_done=done, bytes_total=total)
+        ImportJob.objects.filter(pk=job.pk).update(bytes_done=done, bytes_total=total, heartbeat_at=timezone.now())
 
     try:
         result = import_and_save(importer=job.kind, path=str(resolve_dump_path(job.path)),
                                  params=resolve_file_parameters(job.parameters), user=job.created_by, progress=progress)
+    except (OperationalError, InterfaceError):
+        raise
     except (InputError, ValidationError) as exc:
         message = str(exc) if isinstance(exc, InputError) else "; ".join(exc.messages)
         ImportJob.objects.filter(pk=job.pk).update(state=ImportJob.State.FAILED, error=message, finished_at=timezone.now())
+    except Exception as exc:
+        logger.exception("import job %s failed", job.pk)
+        ImportJob.objects.filter(pk=job.pk).update(
+            state=ImportJob.State.FAILED, error=f"the import stopped on an unexpected error: {type(exc).__name__}: {exc}"[:5000],
+            finished_at=timezone.now())
     else:
         ImportJob.objects.filter(pk=job.pk).update(
             state=ImportJob.State.SUCCEEDED, created_count=result.created, existing_count=result.existing,
@@ -246,3 +262,14 @@ def run_import_job(*, job_id: int) -> ImportJob:
         )
     job.refresh_from_db()
     return job
+
+
+def fail_stale_import_jobs() -> int:
+    """Mark running jobs whose progress stopped LIMA_IMPORT_STALE_SECONDS ago as failed (their worker died:
+    killed, out of memory, restarted); without this they show "Running" forever. Returns how many."""
+    stale_after = timedelta(seconds=settings.LIMA_IMPORT_STALE_SECONDS)
+    cutoff = timezone.now() - stale_after
+    minutes = round(stale_after.total_seconds() / 60)
+    return ImportJob.objects.filter(state=ImportJob.State.RUNNING, heartbeat_at__lt=cutoff).update(
+        state=ImportJob.State.FAILED, finished_at=timezone.now(),
+        error=f"no progress for {minutes} minutes: the worker running this import stopped (LIMA_IMPORT_STALE_SECONDS); start it again")

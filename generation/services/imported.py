@@ -8,14 +8,14 @@ a file of which no row matches a prompt (it would leave an empty "completed" run
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import IO
 
 from django.db import transaction
 from django.utils import timezone
 
-from annotation.datasets.lima_format import MAX_ERRORS, FormatError, RowError
+from annotation.datasets.lima_format import MAX_ERRORS, FormatError, RowError, load_json_row, text_lines
+from annotation.input_limits import InputLimits
 from annotation.datasets.models import Dataset
 from generation.models import Backend, GenerationRun, ModelSpec, Response, RunStatus
 
@@ -29,19 +29,13 @@ class ImportedRun:
 
 
 def _parse(stream: IO[bytes]) -> list[tuple[int, dict]]:
-    records, errors = [], []
-    for line, raw in enumerate(stream, start=1):
-        try:
-            text = raw.decode("utf-8-sig" if line == 1 else "utf-8") if isinstance(raw, bytes) else raw
-        except UnicodeDecodeError as exc:
-            errors.append(RowError(line, "", f"not valid UTF-8 ({exc.reason})"))
-            continue
+    records: list[tuple[int, dict]] = []
+    errors: list[RowError] = []
+    for line, text in text_lines(stream, limits=InputLimits.from_settings()):
         if not text.strip():
             continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            errors.append(RowError(line, "", f"invalid JSON ({exc.msg} at column {exc.colno})"))
+        record = load_json_row(text, line=line, errors=errors)
+        if record is None:
             continue
         if not isinstance(record, dict):
             errors.append(RowError(line, "", "expected a JSON object"))

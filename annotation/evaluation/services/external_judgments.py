@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 from typing import IO
 
 from django.core.exceptions import ValidationError
@@ -12,6 +11,7 @@ from django.db import transaction
 from annotation.evaluation.judgment_import import parse_judgments
 from annotation.datasets.lima_format import FormatError, RowError
 from annotation.evaluation.models import ExternalJudgment, ExternalJudgmentSet
+from annotation.input_limits import InputLimits
 
 SAVE_BATCH = 2000
 
@@ -26,10 +26,17 @@ def judgment_format(filename: str) -> str:
     raise FormatError([RowError(0, "file", f"{filename!r}: expected a .csv or .jsonl file")])
 
 
-def _hashed_lines(stream: IO[bytes], digest) -> Iterator[bytes]:
-    for line in stream:
-        digest.update(line)
-        yield line
+class _HashingReader:
+    """The upload as the parser reads it (line by line), hashed on the way."""
+
+    def __init__(self, stream: IO[bytes], digest):
+        self._stream = stream
+        self._digest = digest
+
+    def readline(self, size: int = -1) -> bytes:
+        line = self._stream.readline(size)
+        self._digest.update(line)
+        return line
 
 
 def import_external_judgments(*, name: str, stream: IO[bytes], filename: str, user, target: str | None = None,
@@ -39,7 +46,8 @@ def import_external_judgments(*, name: str, stream: IO[bytes], filename: str, us
         raise ValidationError({"name": "a name for the judgment set is needed"})
     fmt = judgment_format(filename)
     digest = hashlib.sha256()
-    imported = parse_judgments(_hashed_lines(stream, digest), fmt=fmt, target=target or None)  # type: ignore[arg-type]
+    imported = parse_judgments(_HashingReader(stream, digest), fmt=fmt, target=target or None,  # type: ignore[arg-type]
+                               limits=InputLimits.from_settings())
     with transaction.atomic():
         judgment_set = ExternalJudgmentSet.objects.create(
             name=name.strip(), target=imported.target, baselines=imported.baselines, filename=filename[:255], file_format=fmt,

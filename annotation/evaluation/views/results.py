@@ -17,7 +17,7 @@ from annotation.datasets.csv_cells import raw_requested
 from annotation.datasets.lima_format import FormatError
 from annotation.evaluation.models import ExternalJudgmentSet, Study
 from annotation.evaluation.services.external_judgments import import_external_judgments
-from lima_site.forms import copy_errors_to_form
+from lima_site.forms import copy_errors_to_form, validate_upload_size
 from lima_site.roles import role_required
 
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson; charset=utf-8",
@@ -28,7 +28,7 @@ class ExternalJudgmentForm(forms.Form):
     """Kept beside its only view: annotation/forms.py holds the authoring and study forms."""
 
     name = forms.CharField(max_length=200, help_text="e.g. “LIMA paper, Figure 1 crowd judgments”.")
-    file = forms.FileField(help_text="CSV with a header row or JSONL: prompt_id, model_a, model_b, verdict, annotator, annotator_group "
+    file = forms.FileField(validators=[validate_upload_size], help_text="CSV with a header row or JSONL: prompt_id, model_a, model_b, verdict, annotator, annotator_group "
                                      "(optional length_a, length_b).")
     target = forms.CharField(max_length=200, required=False,
                              help_text="The model under study; leave empty when it is the one model present in every row.")
