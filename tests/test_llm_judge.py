@@ -82,6 +82,21 @@ def test_templates_must_carry_the_placeholders(researcher, make_user, openai_ser
         llm_judge.start_llm_judge(study=study, model=judge_model(openai_server), template="{prompt} {response_a}", user=researcher)
 
 
+@pytest.mark.django_db
+def test_the_judge_is_not_asked_about_attention_checks(researcher, make_user, openai_server):
+    from annotation.evaluation.models import Study
+    from annotation.evaluation.services.judging import open_study
+
+    study = pairwise_study(researcher=researcher, annotators=[make_user("annotator")], prompts=6, baselines=("davinci-003",),
+                           open_it=False)
+    Study.objects.filter(pk=study.pk).update(attention_checks=2)
+    study.refresh_from_db()
+    open_study(study=study)
+    run = llm_judge.start_llm_judge(study=study, model=judge_model(openai_server), template=DEFAULT_TEMPLATE, user=researcher)
+    assert study.items.exclude(attention_check="").count() == 2
+    assert run.total == study.items.filter(attention_check="").count() == 4
+
+
 @pytest.mark.django_db(transaction=True)
 def test_sigkilled_worker_mid_judging_resumes_with_exactly_one_verdict_per_item_and_order(start_worker, openai_server, researcher,
                                                                                           make_user):

@@ -36,7 +36,8 @@ def start_llm_judge(*, study: Study, model: ModelSpec, template: str, user) -> L
         raise ValidationError({"model": "an imported model cannot answer questions"})
     if missing := validate_template(template):
         raise ValidationError({"template": f"the template lacks {', '.join(missing)}"})
-    item_ids = list(study.items.order_by("order_key").values_list("id", flat=True))
+    # Attention checks test people, not models: the judge is not asked about them (its answers would not count).
+    item_ids = list(study.items.filter(attention_check="").order_by("order_key").values_list("id", flat=True))
     if not item_ids:
         raise ValidationError("open the study first: it has no items yet")
     from annotation.evaluation import tasks
