@@ -11,8 +11,10 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
-def poller(tmp_path, settings):
+def poller(tmp_path, settings, monkeypatch):
     settings.LIMA_TRAINING_DIR = tmp_path / "training"
+    # The poller registers the checkpoints, which must lie under LIMA_MODEL_ROOTS: the same training folder for it.
+    monkeypatch.setenv("LIMA_TRAINING_DIR", str(tmp_path / "training"))
     purge_broker()
     process = PollerProcess(tmp_path, {}).start()
     yield process
