@@ -13,7 +13,7 @@ PORT ?= 8000
 SERVICES_ENV := var/test/services/env
 TEST_ENV := . $(SERVICES_ENV) && LIMA_VAR_DIR=$(CURDIR)/var/test DJANGO_ALLOW_ASYNC_UNSAFE=true
 
-.PHONY: install run test services services-stop chromium slurm bench check clean fuzz loadtest
+.PHONY: install run test test-fast services services-stop chromium slurm bench check clean fuzz loadtest
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,14 @@ test: install services chromium slurm
 	$(VENV)/bin/lint-imports
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+# The pure modules' tests (statistics, charts, scrubbing, style, formats, the training recipe, rendering): no
+# services, about 25 s. A test that needs the database is refused by name (tests/conftest.py), never run on SQLite.
+FAST_TESTS := tests/test_statistics.py tests/test_charts.py tests/test_scrub.py tests/test_style.py tests/test_lima_format.py \
+	tests/test_judgment_import.py tests/test_training_recipe.py tests/test_rendering.py
+test-fast: install
+	LIMA_TEST_PURE_ONLY=1 DATABASE_URL=sqlite:///$(CURDIR)/var/test/fast.sqlite3 CELERY_BROKER_URL=memory:// \
+		LIMA_VAR_DIR=$(CURDIR)/var/test $(PY) -m pytest -q $(FAST_TESTS)
 
 bench: install services
 	$(TEST_ENV) $(PY) -m bench

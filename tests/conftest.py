@@ -13,7 +13,7 @@ from annotation.models import AuthorProfile
 
 def pytest_configure(config):
     engine = settings.DATABASES["default"]["ENGINE"]
-    if "postgresql" not in engine and not os.environ.get("LIMA_TEST_ALLOW_SQLITE"):
+    if "postgresql" not in engine and not os.environ.get("LIMA_TEST_PURE_ONLY"):
         raise pytest.UsageError(
             f"the suite runs against real PostgreSQL; DATABASE_URL points at {engine}. Run `make test`, which starts "
             "this checkout's own PostgreSQL and Redis (python -m tests.services start) and points the suite at them."
@@ -28,9 +28,21 @@ def _has_cuda() -> bool:
     return torch.cuda.is_available()
 
 
+DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server", "client", "admin_client"}
+
+
 def pytest_collection_modifyitems(config, items):
     """`gpu` tests (vLLM) need CUDA hardware: they run where a GPU is present and are deselected,
-    with a visible count, where none is. This is the suite's only exception to "never skip"."""
+    with a visible count, where none is. This is the suite's only exception to "never skip".
+
+    `make test-fast` (LIMA_TEST_PURE_ONLY) runs only tests that need no service: one that uses the
+    database is refused by name, so it never runs on anything but the real PostgreSQL."""
+    if os.environ.get("LIMA_TEST_PURE_ONLY"):
+        needing_services = [item.nodeid for item in items if item.get_closest_marker("django_db")
+                            or DATABASE_FIXTURES & set(getattr(item, "fixturenames", ()))]
+        if needing_services:
+            raise pytest.UsageError("make test-fast runs pure-module tests only; these need the database: "
+                                    + ", ".join(needing_services[:10]))
     if _has_cuda():
         return
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]
