@@ -22,6 +22,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 MARKER = "[model]"
 
@@ -87,6 +88,13 @@ def _fold(text: str) -> tuple[str, list[int], str]:
     return cased.lower(), origin, cased
 
 
+@lru_cache(maxsize=4096)
+def _registered_name_pattern(name: str) -> re.Pattern | None:
+    """A registered model name, folded once (a study build scrubs every response against every name)."""
+    folded = _fold(name)[0].strip()
+    return re.compile(rf"(?<![\w-]){re.escape(folded)}(?![\w-])") if len(folded) >= 3 else None
+
+
 def _spans(text: str, extra_names: Iterable[str]) -> list[tuple[int, int, str]]:
     """Original-text spans to replace, each with the rule that found it; overlapping spans merged."""
     lowered, origin, cased = _fold(text)
@@ -95,10 +103,9 @@ def _spans(text: str, extra_names: Iterable[str]) -> list[tuple[int, int, str]]:
         found += [(m.start(), m.end(), rule) for m in pattern.finditer(lowered)]
     found += [(m.start(), m.end(), "model_name") for m in _CAPITALISED_NAME.finditer(cased)]
     for name in extra_names:
-        folded_name = _fold(name)[0].strip()
-        if len(folded_name) >= 3:
-            boundary = r"(?<![\w-]){}(?![\w-])"
-            found += [(m.start(), m.end(), "registered_model") for m in re.finditer(boundary.format(re.escape(folded_name)), lowered)]
+        pattern = _registered_name_pattern(name)
+        if pattern:
+            found += [(m.start(), m.end(), "registered_model") for m in pattern.finditer(lowered)]
     merged: list[tuple[int, int, str]] = []
     for start, end, rule in sorted(found, key=lambda span: (span[0], -span[1])):
         if merged and start < merged[-1][1]:
