@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "generation",
     "annotation.evaluation",
     "training",
+    "lima_site.orchestration",
     "lima_site",
 ]
 
