@@ -47,7 +47,7 @@ def test_import_creates_candidates_with_provenance_and_a_rerun_creates_none(dump
     assert {e.status for e in examples} == {Status.CANDIDATE}
     assert [e.source for e in examples] == ["stackexchange_other"] + ["stackexchange_stem"] * 3
     example = examples.get(source_key=f"stackexchange:{PHYSICS}:1")
-    assert example.provenance["licence"] == "CC BY-SA 4.0" and example.provenance["author"] == "Grace"
+    assert example.provenance["licence"] == "CC BY-SA 3.0" and example.provenance["author"] == "Grace"
     assert example.turns.count() == 2 and example.revisions.get().action == ExampleRevision.Action.IMPORTED
     again = import_dump(dump, researcher)
     assert (again.created, again.existing) == (0, 4) and Example.objects.count() == 4
@@ -239,7 +239,10 @@ def test_commands_print_a_per_rule_summary_and_are_idempotent(dump, researcher):
     assert "created 0 candidates; 2 were already imported" in out.getvalue()
     dry = io.StringIO()
     call_command("import_stackexchange", str(dump), "--no-progress", "--dry-run", stdout=dry)
-    assert "would create 0" in dry.getvalue() and Example.objects.count() == 2
+    assert "would create 2 candidates; 2 were already imported" in dry.getvalue() and Example.objects.count() == 2
+    real = io.StringIO()
+    call_command("import_stackexchange", str(dump), "--no-progress", stdout=real)  # the dry run said what this does
+    assert "created 2 candidates; 2 were already imported" in real.getvalue() and Example.objects.count() == 4
 
 
 def test_command_stops_on_bad_input_naming_file_and_line(tmp_path):
@@ -267,14 +270,14 @@ def test_freezing_keeps_attribution_beside_an_unchanged_gair_lima_export(client,
         curation.accept_candidate(example_id=example.pk, user=researcher, expected_version=example.version)
     dataset = freeze_dataset(name="lima-train-se", split="train", user=researcher)
     row = DatasetRow.objects.filter(dataset=dataset).order_by("position").first()
-    assert row.attribution["licence"] == "CC BY-SA 4.0" and row.attribution["url"].startswith("https://")
+    assert row.attribution["licence"] == "CC BY-SA 3.0" and row.attribution["url"].startswith("https://")
     client.force_login(researcher)
     jsonl = b"".join(client.get(reverse("datasets:dataset_export", args=[dataset.pk, "jsonl"])).streaming_content).decode()
     assert all(set(json.loads(line)) == {"conversations", "source"} for line in jsonl.splitlines())
     credits = b"".join(client.get(reverse("datasets:dataset_attribution", args=[dataset.pk])).streaming_content).decode()
     lines = credits.splitlines()
     assert lines[0] == "position,source,community,url,author,licence,post_id" and len(lines) == 5
-    assert f"https://{PHYSICS}/a/2,Grace,CC BY-SA 4.0,2" in credits
+    assert f"https://{PHYSICS}/a/2,Grace,CC BY-SA 3.0,2" in credits
 
 
 @pytest.mark.django_db(transaction=True)
@@ -346,3 +349,14 @@ def test_a_running_job_reports_its_heartbeat_with_its_progress(dump, researcher,
     run_import_job.apply(args=[job.pk])
     job.refresh_from_db()
     assert job.state == ImportJob.State.SUCCEEDED and job.heartbeat_at is not None and job.heartbeat_at >= job.started_at
+
+
+def test_a_dump_of_an_unknown_site_exits_non_zero_naming_the_site_and_the_fix(tmp_path):
+    write_site(tmp_path, "dump-2024", [question(1, "Why is the sky blue during the day?"), answer(2, 1)])
+    with pytest.raises(CommandError, match=r"stopped, nothing was saved: .*unknown Stack Exchange site "
+                                           r"'dump-2024.stackexchange.com'.*--site HOST"):
+        call_command("import_stackexchange", str(tmp_path / "dump-2024"), "--no-progress")
+    out = io.StringIO()
+    call_command("import_stackexchange", str(tmp_path / "dump-2024"), "--no-progress", "--site", PHYSICS, stdout=out)
+    assert "created 1 candidates" in out.getvalue()
+    assert Example.objects.get().provenance["community"] == PHYSICS

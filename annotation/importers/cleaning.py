@@ -1,7 +1,9 @@
 """Turning community HTML and Markdown into LIMA-style response text (no Django import).
 
-LIMA strips links, images and other HTML from mined answers and keeps only code blocks and
-lists; we convert those two to Markdown so the editor and the exported text keep them.
+LIMA strips links, images and other HTML from mined answers and keeps code blocks and lists; we
+convert those to Markdown, and keep the structure whose loss changes what the text says: block
+quotes keep their `>` markers (quoted words must not read as the answer's own), headings their
+`#`, emphasis its `*`/`**`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ _BLOCK_TAGS = frozenset(
     "dl dt dd figure figcaption hr pre ul ol details summary center".split()
 )
 _HEADINGS = frozenset("h1 h2 h3 h4 h5 h6".split())
+_EMPHASIS = {"em": "*", "i": "*", "strong": "**", "b": "**"}
 _DROPPED_TAGS = frozenset("img script style svg iframe object embed video audio button input form".split())
 _BR = "\x00"
 _URL = re.compile(r"(?:https?://|www\.)[^\s<>()\[\]]+[^\s<>()\[\].,;:!?'\"]", re.IGNORECASE)
@@ -54,11 +57,23 @@ def _inline_child(child) -> str:
     if tag == "code":
         code = child.text_content()
         return f"`{code}`" if code.strip() else ""
+    if tag in _EMPHASIS:
+        return _emphasised(_inline(child), _EMPHASIS[tag])
     if tag == "a":
         text = _inline(child)
         # The link goes; its words stay unless they are the bare URL itself.
         return "" if _URL.fullmatch(text.strip() or "http://x") else text
     return _inline(child)
+
+
+def _emphasised(text: str, marker: str) -> str:
+    """`*text*` keeping the surrounding spaces outside the markers (Markdown ignores `* text *`)."""
+    core = text.strip()
+    if not core or _BR in core:
+        return text
+    start = text[: len(text) - len(text.lstrip())]
+    end = text[len(text.rstrip()):]
+    return f"{start}{marker}{core}{marker}{end}"
 
 
 def _code_block(pre) -> str:
@@ -119,8 +134,15 @@ def _blocks(node, out: list[str]) -> None:
                 out.append("\n".join(lines))
         elif tag in _HEADINGS:
             flush()
-            buffer.append(_inline(child))
+            heading = _without_urls(_collapse(_inline(child))).replace("\n", " ").strip()
+            if heading:
+                out.append("#" * int(tag[1]) + " " + heading)
+        elif tag == "blockquote":
             flush()
+            quoted: list[str] = []
+            _blocks(child, quoted)
+            if quoted:
+                out.append("\n".join(f"> {line}" if line else ">" for line in "\n\n".join(quoted).splitlines()))
         elif tag == "hr":
             flush()
         elif tag in _BLOCK_TAGS:

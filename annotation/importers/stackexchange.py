@@ -11,9 +11,16 @@ LIMA's rules (paper, "Curation rules"), one function each below:
   * each question's top answer, which must score at least 10;
   * answers of 1,200-4,096 characters (measured on the cleaned text);
   * no first-person answers; no answers that refer to other answers or to the site;
-  * links, images and HTML stripped, code blocks and lists kept (as Markdown);
-  * the prompt is the title for some examples and the question body for others;
+  * links, images and HTML stripped, code blocks and lists kept (as Markdown; block quotes, headings and
+    emphasis too, so quoted words never read as the answer's own); an answer whose sense depends on a removed
+    link ("see the manual here") is rejected;
+  * the prompt is the title for some examples and the question body for others (the body whenever the answer
+    speaks about it: "your code", "the example in your question");
   * 200 STEM + 200 Other pairs, sampled across communities with temperature 3.
+
+The site is the one `--site` names (a dump extracted under any folder name), else the folder's name; a site
+that is in neither the shipped list nor `--site-categories` stops the import (nothing is read as "0 kept").
+Each post's licence follows its date, as Stack Exchange publishes it (`licence_for`).
 
 The dump is ordered by Id and an answer is always posted after its question, so one pass
 suffices: an answer whose question is not (or no longer) in the pool can never be selected.
@@ -25,6 +32,7 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from lxml import etree
@@ -46,7 +54,11 @@ from annotation.importers.sampling import TopK, sample_across_communities
 from annotation.input_limits import InputLimits, LineLengthGuard, LineTooLong
 
 SITES_FILE = Path(__file__).with_name("stackexchange_sites.json")
-LICENCE = "CC BY-SA 4.0"
+# https://stackoverflow.com/help/licensing: content contributed before 2011-04-08 (UTC) is CC BY-SA 2.5, from then
+# until before 2018-05-02 CC BY-SA 3.0, on or after 2018-05-02 CC BY-SA 4.0.
+LICENCE_CUTOVERS = ((date(2011, 4, 8), "CC BY-SA 2.5"), (date(2018, 5, 2), "CC BY-SA 3.0"))
+LATEST_LICENCE = "CC BY-SA 4.0"
+UNDATED_LICENCE = "CC BY-SA (version unknown: the post has no CreationDate)"
 STEM, OTHER, EXCLUDED = "stem", "other", "excluded"
 SOURCE_OF_CATEGORY = {STEM: "stackexchange_stem", OTHER: "stackexchange_other"}
 
@@ -59,9 +71,10 @@ ANSWER_TOO_SHORT = "answer_too_short"
 ANSWER_TOO_LONG = "answer_too_long"
 FIRST_PERSON = "first_person"
 REFERS_TO_OTHER_ANSWERS = "refers_to_other_answers"
+DEPENDS_ON_LINK = "depends_on_removed_link"
 NOT_SAMPLED = "not_sampled"
 RULES = (TITLE_NOT_SELF_CONTAINED, NOT_TOP_SCORING_QUESTION, NO_ANSWER, ANSWER_SCORE_BELOW_MIN, ANSWER_TOO_SHORT,
-         ANSWER_TOO_LONG, FIRST_PERSON, REFERS_TO_OTHER_ANSWERS, NOT_SAMPLED)
+         ANSWER_TOO_LONG, FIRST_PERSON, REFERS_TO_OTHER_ANSWERS, DEPENDS_ON_LINK, NOT_SAMPLED)
 
 
 @dataclass(frozen=True)
@@ -69,6 +82,7 @@ class StackExchangeParams:
     """Defaults are the paper's; `pool_size` bounds memory (the best questions kept per site before the answer rules)."""
 
     seed: int = 0
+    site: str = ""
     stem_target: int = 200
     other_target: int = 200
     temperature: float = 3.0
@@ -104,17 +118,62 @@ _PRONOUN_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 _WORDS = re.compile(r"\w+")
+_DEMONSTRATIVE = re.compile(r"\b(?:this|these|those|the following|the above|the below)\b(?:\s+([\w'-]+))?", re.IGNORECASE)
+# "this year", "these days": about time, not about something in the body.
+_TIME_WORDS = frozenset("year years month months week weeks day days morning evening afternoon night time times century "
+                        "decade season summer winter spring autumn weekend era age".split())
+# After a demonstrative these words mean it stands alone as a pronoun ("is this possible", "which of these is").
+_NOT_NOUNS = frozenset("is are was were be been being do does did has have had can could would should will may might must "
+                       "so in on at to for with of from by about into as and or but if when than then that not really "
+                       "actually also still mean means work works happen happens true correct right wrong possible valid "
+                       "a an the one ones all both".split())
+_TOPIC_BEFORE = re.compile(r"[:\u2013\u2014]|\s-\s")
+
+
+def _stem(word: str) -> str:
+    word = word.lower()
+    return word[:-1] if word.endswith("s") and len(word) > 3 else word
+
+
+def _points_outside_the_title(title: str) -> bool:
+    """A demonstrative with no antecedent in the title itself.
+
+    "What do these numbers mean?" and "Is the following proof correct?" point at the body: no numbers or proof
+    were named before. "Python lists vs tuples: which of these is faster?" names its topic before the colon,
+    "What is a segmentation fault, and what causes this fault?" names the fault before "this fault", and "this year"
+    is about time.
+    """
+    for match in _DEMONSTRATIVE.finditer(title):
+        noun = (match.group(1) or "").lower()
+        before = title[: match.start()]
+        if noun in _TIME_WORDS:
+            continue
+        if noun and noun not in _NOT_NOUNS:
+            if _stem(noun) not in {_stem(word) for word in _WORDS.findall(before)}:
+                return True
+        elif not (_TOPIC_BEFORE.search(before) and len(_WORDS.findall(before)) >= 2):
+            return True
+    return False
 
 
 def title_is_self_contained(title: str, *, min_words: int = 3) -> bool:
-    """Can the title be asked on its own? Not a stub, not closed/duplicate, not pointing at the body
-    ("this code", "the following error", "... like this?")."""
+    """Can the title be asked on its own? Not a stub, not closed/duplicate, not pointing at the body.
+
+    Rejected: "What is wrong with this code?", "How do I fix the following error", "What do these numbers mean?",
+    "Is this possible?", "Why does this happen?", "Is it like this...", "Lens question [duplicate]".
+    Kept: "Why is the sky blue?", "Lists vs tuples: which of these is faster?", "Why did this year have 53 weeks?",
+    "What is a segmentation fault, and what causes this fault?".
+    A demonstrative (this, these, those, the following, the above) must have its antecedent in the title: the
+    same noun named earlier, or, used alone as a pronoun, a topic stated before a colon or dash.
+    """
     title = title.strip()
     if len(_WORDS.findall(title)) < min_words:
         return False
     if _TITLE_MARKERS.search(title) or title.endswith(("...", "…", ":")) or title.lower().startswith("re:"):
         return False
-    return not (_REFERS_TO_BODY.search(title) or _DEICTIC_ENDING.search(title) or _PRONOUN_SUBJECT.search(title))
+    if _REFERS_TO_BODY.search(title) or _DEICTIC_ENDING.search(title) or _PRONOUN_SUBJECT.search(title):
+        return False
+    return not _points_outside_the_title(title)
 
 
 def answer_score_is_high_enough(score: int, *, min_score: int = 10) -> bool:
@@ -131,11 +190,23 @@ def answer_length_verdict(text: str, *, low: int, high: int) -> str | None:
 
 
 _FIRST_PERSON = re.compile(r"\b(?:I(?!/O\b)|I'm|I've|I'd|I'll|[Mm]y|[Mm]e|[Mm]ine|[Mm]yself)\b")
+# Quoted words are someone else's ("the letter 'I'", 'he wrote "my bad"'), never the answerer's voice.
+_QUOTED = re.compile(r'"[^"\n]{0,200}"|\u201c[^\u201d\n]{0,200}\u201d|\u2018[^\u2019\n]{0,80}\u2019|(?<![\w\'])\'[^\'\n]{1,80}\'(?![\w])')
+# "I" as a letter, a variable or a Roman numeral: "the letter I", "Type I error", "World War I", "Henry I", "I and II".
+_I_NOT_A_PRONOUN = re.compile(
+    r"\b(?:letter|variable|matrix|index|type|part|phase|chapter|stage|class|war|volume|act|book|section|appendix|grade|"
+    r"level|article|figure|table|step|case|series|schedule|track|henry|louis|charles|george|edward|richard|elizabeth|"
+    r"james|william|john|napoleon|pope \w+|king|queen|emperor|tsar|peter|nicholas|alexander|frederick|philip|mary)\s+I\b"
+    r"|\bI(?=\s*(?:,|and|or|to|-|\u2013|through)\s*(?:II|III|IV|V)\b)",
+    re.IGNORECASE,
+)
 
 
 def is_first_person(text: str) -> bool:
-    """LIMA drops answers written in the first person ("I", "my"); code is not prose, so it is ignored."""
-    return bool(_FIRST_PERSON.search(prose_only(text)))
+    """LIMA drops answers written in the first person ("I", "my"). Code is not prose, quotations are someone
+    else's words, and "I" as a letter or a Roman numeral ("Type I error", "World War I") is not a pronoun."""
+    prose = _I_NOT_A_PRONOUN.sub(" ", _QUOTED.sub(" ", prose_only(text)))
+    return bool(_FIRST_PERSON.search(prose))
 
 
 _OTHER_ANSWERS = re.compile(
@@ -154,6 +225,67 @@ def refers_to_other_answers(text: str) -> bool:
     """LIMA drops answers that lean on the thread ("as mentioned", "Stack Exchange", "upvote", "other answer", "@user")."""
     prose = prose_only(text)
     return bool(_OTHER_ANSWERS.search(prose) or _MENTION.search(prose))
+
+
+_DEICTIC_LINK_TEXT = frozenset((
+    "here", "there", "this", "that", "link", "this link", "that link", "the link", "click here", "see here", "here's how",
+    "this page", "that page", "this article", "this post", "this blog", "this blog post", "this site", "this website",
+    "the website", "website", "this one", "source", "the source", "this paper", "this video", "this tutorial",
+    "this document", "this guide", "this thread", "this discussion", "this answer", "this question", "more", "read more",
+    "details", "docs", "documentation", "the documentation", "this documentation", "link1", "link2",
+))
+_FOOTNOTE_LINK = re.compile(r"\[?\(?\d{1,2}\)?\]?")
+_URL_IN_TEXT = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
+_POINTS_AT_URL = re.compile(r"\b(?:see|visit|at|from|read|check|via|on|in|here|go to|download|available)\s*:?\s*$", re.IGNORECASE)
+
+
+def depends_on_removed_link(answer_html: str) -> bool:
+    """Would the cleaned answer leave a dangling reference where a link was? Link text that only points ("see the
+    manual here", "this article", "[1]") or a bare URL the sentence leads to ("see https://...", "visit: www...")
+    loses its sense once links are stripped, so LIMA's rule (links removed) cannot keep such an answer."""
+    from lxml import html as lxml_html
+
+    try:
+        root = lxml_html.fragment_fromstring(answer_html or "", create_parent="div")
+    except (etree.ParserError, ValueError):
+        return False
+    for code in list(root.iter("pre", "code")):
+        code.drop_tree()
+    for link in root.iter("a"):
+        text = " ".join(link.text_content().split()).lower().strip(" .:!,")
+        if text in _DEICTIC_LINK_TEXT or _FOOTNOTE_LINK.fullmatch(text):
+            return True
+    plain = " ".join(root.text_content().split())
+    return any(_POINTS_AT_URL.search(plain[: match.start()]) for match in _URL_IN_TEXT.finditer(plain))
+
+
+_REFERS_TO_QUESTION = re.compile(
+    r"\byour (?:code|example|snippet|script|query|function|program|proof|attempt|edit|setup|configuration|config|data|"
+    r"output|error|table|circuit|diagram|graph|equation|formula|expression|derivation|calculation|image|picture|photo|"
+    r"screenshot|sentence|translation|implementation|solution|approach|version|loop|class|method|model|schematic)s?\b"
+    r"|\bin (?:your|the) (?:question|post)\b|\b(?:you|the OP) (?:posted|wrote|showed|linked|quoted|described|tried)\b"
+    r"|\b(?:the|this) (?:code|example|snippet|image|picture|photo|diagram|graph|equation|table|sentence) (?:in|from|of) "
+    r"(?:your|the) (?:question|post)\b",
+    re.IGNORECASE,
+)
+
+
+def refers_to_the_question_body(text: str) -> bool:
+    """Does the answer speak about what only the question's body shows ("your code", "the example in your
+    question")? Such an answer is kept with the body as its prompt, never with the title alone."""
+    return bool(_REFERS_TO_QUESTION.search(prose_only(text)))
+
+
+def licence_for(created: str | None) -> str:
+    """The licence of a post by its CreationDate (ISO, as the dumps write it), by Stack Exchange's cut-over dates."""
+    try:
+        day = date.fromisoformat((created or "")[:10])
+    except ValueError:
+        return UNDATED_LICENCE
+    for cutover, licence in LICENCE_CUTOVERS:
+        if day < cutover:
+            return licence
+    return LATEST_LICENCE
 
 
 def choose_prompt_from_title(*, seed: int, site: str, question_id: int, title_share: float) -> bool:
@@ -229,7 +361,8 @@ def site_category(host: str, categories: dict[str, str]) -> str | None:
 # --- the streaming scan ----------------------------------------------------------------------
 
 # Pool payload slots (a list, not an object: the pool is updated once per answer row).
-_TITLE, _BODY, _ACCEPTED, _Q_OWNER, _BEST_SCORE, _ANSWER_ID, _ANSWER_BODY, _A_OWNER, _A_OWNER_NAME = range(9)
+(_TITLE, _BODY, _ACCEPTED, _Q_OWNER, _Q_CREATED, _BEST_SCORE, _ANSWER_ID, _ANSWER_BODY, _A_OWNER, _A_OWNER_NAME,
+ _A_CREATED) = range(11)
 
 
 def _int(value: str | None) -> int | None:
@@ -254,6 +387,8 @@ class EligiblePair:
     answer_markdown: str
     answer_owner: str | None
     answer_owner_name: str | None
+    question_created: str | None = None
+    answer_created: str | None = None
 
 
 @dataclass
@@ -327,7 +462,8 @@ def scan_posts(path: Path, *, params: StackExchangeParams, report: ImportReport,
                         if answer_id is None or score is None or body is None:
                             report.skip(path, row.sourceline, "answer without a numeric Id/Score or a Body")
                         elif score > entry[_BEST_SCORE] or (score == entry[_BEST_SCORE] and answer_id == entry[_ACCEPTED]):
-                            entry[_BEST_SCORE:] = [score, answer_id, body, get("OwnerUserId"), get("OwnerDisplayName")]
+                            entry[_BEST_SCORE:] = [score, answer_id, body, get("OwnerUserId"), get("OwnerDisplayName"),
+                                                    get("CreationDate")]
                 elif kind == "1":
                     question_id, score, title, body = _int(get("Id")), _int(get("Score")), get("Title"), get("Body")
                     if question_id is None or score is None or title is None or body is None:
@@ -337,7 +473,8 @@ def scan_posts(path: Path, *, params: StackExchangeParams, report: ImportReport,
                         if not title_is_self_contained(title, min_words=min_words):
                             report.reject(TITLE_NOT_SELF_CONTAINED)
                         else:
-                            payload = [title, body, _int(get("AcceptedAnswerId")), get("OwnerUserId"), -(10**9), 0, None, None, None]
+                            payload = [title, body, _int(get("AcceptedAnswerId")), get("OwnerUserId"), get("CreationDate"),
+                                       -(10**9), 0, None, None, None, None]
                             if pool.offer(question_id, score, payload) is not None:
                                 report.reject(NOT_TOP_SCORING_QUESTION)
                 elif kind is None:
@@ -367,6 +504,8 @@ def eligible_pairs(pool: TopK, *, params: StackExchangeParams, report: ImportRep
             verdict = FIRST_PERSON
         if verdict is None and refers_to_other_answers(markdown):
             verdict = REFERS_TO_OTHER_ANSWERS
+        if verdict is None and depends_on_removed_link(entry[_ANSWER_BODY]):
+            verdict = DEPENDS_ON_LINK
         if verdict is not None:
             report.reject(verdict)
             continue
@@ -374,7 +513,7 @@ def eligible_pairs(pool: TopK, *, params: StackExchangeParams, report: ImportRep
             question_id=question_id, question_score=score, title=entry[_TITLE], question_html=entry[_BODY],
             question_owner=entry[_Q_OWNER], answer_id=entry[_ANSWER_ID], answer_score=entry[_BEST_SCORE],
             answer_html=entry[_ANSWER_BODY], answer_markdown=markdown, answer_owner=entry[_A_OWNER],
-            answer_owner_name=entry[_A_OWNER_NAME],
+            answer_owner_name=entry[_A_OWNER_NAME], question_created=entry[_Q_CREATED], answer_created=entry[_A_CREATED],
         ))
     return eligible
 
@@ -419,17 +558,28 @@ def collect_comments(comments_xml: Path, post_ids: set[str], meter: ProgressMete
 # --- the import ------------------------------------------------------------------------------
 
 
-def find_sites(path: str | Path, *, categories: dict[str, str], report: ImportReport) -> list[SiteScan]:
-    """The site folders under `path` (a Posts.xml, a site folder, or a folder of sites) with their category."""
+def find_sites(path: str | Path, *, categories: dict[str, str], report: ImportReport, site: str = "") -> list[SiteScan]:
+    """The site folders under `path` (a Posts.xml, a site folder, or a folder of sites) with their category.
+
+    `site` names the site of a one-site dump extracted under any folder name; without it each folder's name is
+    the site. A site that is not classified stops the import with what to pass, before anything is read.
+    """
+    found = files_under(path, ("Posts.xml",))
+    if site and len(found) > 1:
+        raise InputError(path, None, f"--site names one site, but this folder holds {len(found)} site folders with a "
+                                     f"Posts.xml; point at one of them, or drop --site to take each folder's name")
     sites = []
-    for posts in files_under(path, ("Posts.xml",)):
+    for posts in found:
         if posts.name != "Posts.xml":
             raise InputError(posts, None, "expected a Stack Exchange Posts.xml (or a folder of site folders)")
-        host = site_host(posts.parent.name)
+        host = site_host(site.strip().lower().removeprefix("https://").removeprefix("http://").strip("/")) if site \
+            else site_host(posts.parent.name)
         category = site_category(host, categories)
         if category is None:
-            report.skip(posts, None, f"site {host!r} is not in the site list; add it to stackexchange_sites.json as stem or other")
-            continue
+            named = "named by --site" if site else f"taken from the folder name {posts.parent.name!r}"
+            raise InputError(posts, None, f"unknown Stack Exchange site {host!r} ({named}): pass --site HOST with the "
+                                          f"site's host (e.g. --site physics.stackexchange.com), or classify it with "
+                                          f"--site-categories {host}=stem (or =other), or add it to stackexchange_sites.json")
         if category == EXCLUDED:
             continue
         sites.append(SiteScan(host=host, category=category, folder=posts.parent))
@@ -441,6 +591,9 @@ def _candidate(site: SiteScan, pair: EligiblePair, *, params: StackExchangeParam
     from_title = choose_prompt_from_title(seed=params.seed, site=site.host, question_id=pair.question_id,
                                           title_share=params.title_prompt_share)
     body_prompt = html_to_markdown(pair.question_html)
+    body_forced = bool(from_title and body_prompt and refers_to_the_question_body(pair.answer_markdown))
+    if body_forced:
+        from_title = False
     if not body_prompt:
         from_title = True
     prompt = pair.title.strip() if from_title else body_prompt
@@ -460,8 +613,11 @@ def _candidate(site: SiteScan, pair: EligiblePair, *, params: StackExchangeParam
         "author": author,
         "author_user_id": pair.answer_owner or "",
         "question_owner_id": pair.question_owner or "",
-        "licence": LICENCE,
+        "licence": licence_for(pair.answer_created),
+        "created": pair.answer_created or "",
+        "question_licence": licence_for(pair.question_created),
         "prompt_from": "title" if from_title else "body",
+        "prompt_from_reason": "the answer refers to the question's body" if body_forced else "seeded choice",
         "question_title": pair.title,
         "raw_prompt": pair.title if from_title else pair.question_html,
         "raw_response": pair.answer_html,
@@ -485,7 +641,7 @@ def import_stackexchange(path: str | Path, params: StackExchangeParams | None = 
     limits = limits or InputLimits()
     report = ImportReport(importer="stackexchange", strict=params.strict)
     categories = load_site_categories(params.sites_file, params.site_categories)
-    sites = find_sites(path, categories=categories, report=report)
+    sites = find_sites(path, categories=categories, report=report, site=params.site)
     report.files = [str(site.folder / "Posts.xml") for site in sites]
     aux = [site.folder / name for site in sites for name in ("Users.xml", "Comments.xml")
            if (site.folder / name).is_file() and (name == "Users.xml" or params.with_comments)]

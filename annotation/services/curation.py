@@ -117,12 +117,22 @@ def save_candidates(*, candidates: list[Candidate], user) -> tuple[int, int]:
     return len(fresh), len(existing)
 
 
+def would_save(candidates: list[Candidate]) -> tuple[int, int]:
+    """What `save_candidates` would do, read-only: (would create, already there), for a dry run."""
+    keys = {candidate.source_key for candidate in candidates}
+    existing = Example.objects.filter(source_key__in=list(keys)).count()
+    return len(keys) - existing, existing
+
+
 def import_and_save(*, importer: str, path: str, params: dict, user, progress: Progress | None = None,
                     dry_run: bool = False) -> CurationResult:
     """Run one importer over a dump and save its batch; an InputError leaves the database untouched."""
     parameters = build_params(importer, params)
     batch = IMPORTERS[importer].run(path, parameters, progress=progress, limits=InputLimits.from_settings())
-    created, existing = (0, 0) if dry_run else save_candidates(candidates=batch.candidates, user=user)
+    if dry_run:
+        created, existing = would_save(batch.candidates)
+    else:
+        created, existing = save_candidates(candidates=batch.candidates, user=user)
     return CurationResult(created=created, existing=existing, report=batch.report.as_dict())
 
 
