@@ -435,3 +435,41 @@ def test_each_candidate_records_the_licence_of_its_own_answer_and_question(tmp_p
     licences = {c.provenance["question_id"]: (c.provenance["licence"], c.provenance["question_licence"])
                 for c in run(tmp_path).candidates}
     assert licences == {1: ("CC BY-SA 2.5", "CC BY-SA 3.0"), 3: ("CC BY-SA 4.0", "CC BY-SA 3.0")}
+
+
+# The sample dump shipped for the demo (lima_site/demo/dumps/stackexchange-sample), labelled by hand question by
+# question: what LIMA's rules should do with each, and why.
+SAMPLE_DUMP = Path(__file__).resolve().parents[1] / "lima_site" / "demo" / "dumps" / "stackexchange-sample"
+SAMPLE_EXPECTED = {
+    ("physics", 1): "kept",                          # sky blue: a clean 1.4k-character answer
+    ("physics", 3): se.TITLE_NOT_SELF_CONTAINED,     # "What do these numbers mean?"
+    ("physics", 5): se.DEPENDS_ON_LINK,              # "... is shown here" where "here" was the link
+    ("physics", 7): "kept",                          # rainbow: quotes Newton's "I procured me a prism": not first person
+    ("physics", 9): se.FIRST_PERSON,                 # "I think ... in my experience"
+    ("physics", 11): se.TITLE_NOT_SELF_CONTAINED,    # "check my derivation"
+    ("physics", 13): se.ANSWER_SCORE_BELOW_MIN,      # top answer scored 5
+    ("physics", 15): se.ANSWER_TOO_SHORT,            # one sentence
+    ("cooking", 1): "kept",
+    ("cooking", 3): "kept",                          # keeps its block quote and bold list items
+    ("cooking", 5): se.REFERS_TO_OTHER_ANSWERS,      # "As mentioned in the other answer"
+    ("cooking", 7): "kept",                          # "In your recipe": kept with the body as its prompt
+    ("cooking", 9): se.TITLE_NOT_SELF_CONTAINED,     # "Is this safe to eat?"
+    ("cooking", 11): "kept",                         # posted 2010: CC BY-SA 2.5
+}
+
+
+def test_the_shipped_sample_dump_gives_what_each_question_was_labelled_by_hand():
+    batch = import_stackexchange(SAMPLE_DUMP, StackExchangeParams())
+    kept = {(c.community.split(".")[0], c.provenance["question_id"]): c for c in batch.candidates}
+    assert set(kept) == {key for key, verdict in SAMPLE_EXPECTED.items() if verdict == "kept"}
+    expected_rejections = {}
+    for verdict in SAMPLE_EXPECTED.values():
+        if verdict != "kept":
+            expected_rejections[verdict] = expected_rejections.get(verdict, 0) + 1
+    assert {rule: n for rule, n in batch.report.rejected.items() if n} == expected_rejections
+    assert batch.report.read == len(SAMPLE_EXPECTED) and not batch.report.skipped
+    assert kept[("cooking", 11)].provenance["licence"] == "CC BY-SA 2.5"
+    assert kept[("cooking", 3)].provenance["licence"] == "CC BY-SA 4.0"
+    assert "\n> The dough becomes *noticeably smoother*" in kept[("cooking", 3)].conversations[1]
+    assert kept[("cooking", 7)].provenance["prompt_from"] == "body"
+    assert kept[("cooking", 7)].conversations[0].startswith("My pancake recipe uses buttermilk")

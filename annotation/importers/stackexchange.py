@@ -107,7 +107,7 @@ _REFERS_TO_BODY = re.compile(
     r"(?:code|error|problem|issue|question|image|picture|photo|diagram|graph|equation|sentence|passage|text|snippet|"
     r"example|figure|plot|script|function|program|query|circuit|output|warning|exception|message|screenshot|"
     r"situation|scenario|word|phrase|setup|configuration|table|list|result|proof|integral|expression|formula|"
-    r"statement|file|log|case)s?\b",
+    r"statement|file|log|case|derivation|calculation|attempt|solution|reasoning|argument|approach|logic)s?\b",
     re.IGNORECASE,
 )
 _DEICTIC_ENDING = re.compile(r"\b(?:this|that|these|those|it|here|above|below)\s*[?.!]*\s*$", re.IGNORECASE)
@@ -262,7 +262,8 @@ def depends_on_removed_link(answer_html: str) -> bool:
 _REFERS_TO_QUESTION = re.compile(
     r"\byour (?:code|example|snippet|script|query|function|program|proof|attempt|edit|setup|configuration|config|data|"
     r"output|error|table|circuit|diagram|graph|equation|formula|expression|derivation|calculation|image|picture|photo|"
-    r"screenshot|sentence|translation|implementation|solution|approach|version|loop|class|method|model|schematic)s?\b"
+    r"screenshot|sentence|translation|implementation|solution|approach|version|loop|class|method|model|schematic|recipe|"
+    r"dough|batter|measurements|ingredients)s?\b"
     r"|\bin (?:your|the) (?:question|post)\b|\b(?:you|the OP) (?:posted|wrote|showed|linked|quoted|described|tried)\b"
     r"|\b(?:the|this) (?:code|example|snippet|image|picture|photo|diagram|graph|equation|table|sentence) (?:in|from|of) "
     r"(?:your|the) (?:question|post)\b",
