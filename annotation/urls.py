@@ -25,5 +25,6 @@ urlpatterns = [
     path("curation/<int:pk>/dialogue/", curation.candidate_dialogue, name="candidate_dialogue"),
     path("curation/imports/", curation.import_list, name="import_list"),
     path("curation/imports/start/", curation.import_start, name="import_start"),
+    path("curation/imports/upload/", curation.import_upload, name="import_upload"),
     path("curation/imports/<int:pk>/", curation.import_job, name="import_job"),
 ]

@@ -258,6 +258,8 @@ LIMA_DUMPS_DIR = Path(env.str("LIMA_DUMPS_DIR", default=str(VAR_DIR / "dumps")))
 # how far a .zst dump may expand relative to its size, and how many XML elements one dump file may hold
 # (Stack Overflow's Posts.xml has about 60 million rows). Each is reported with its line when exceeded.
 LIMA_MAX_UPLOAD_BYTES = env.int("LIMA_MAX_UPLOAD_BYTES", default=256 * 1024 * 1024)
+# A community dump uploaded from the browser (Imports page): streamed to disk under LIMA_DUMPS_DIR/uploads/.
+LIMA_MAX_DUMP_UPLOAD_BYTES = env.int("LIMA_MAX_DUMP_UPLOAD_BYTES", default=4 * 1024 * 1024 * 1024)
 LIMA_MAX_LINE_BYTES = env.int("LIMA_MAX_LINE_BYTES", default=16 * 1024 * 1024)
 LIMA_MAX_DECOMPRESSION_RATIO = env.int("LIMA_MAX_DECOMPRESSION_RATIO", default=1000)
 LIMA_MAX_XML_ELEMENTS = env.int("LIMA_MAX_XML_ELEMENTS", default=200_000_000)

@@ -4,7 +4,10 @@ start multi-turn dialogues from comment chains, and run import jobs for the brow
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import logging
+import shutil
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -20,7 +23,7 @@ from annotation.importers.batch import Candidate, CandidateBatch, InputError, Pr
 from annotation.input_limits import InputLimits
 from annotation.importers.natural_instructions import NaturalInstructionsParams, import_natural_instructions
 from annotation.importers.reddit import RedditParams, import_reddit
-from annotation.importers.stackexchange import StackExchangeParams, comment_dialogue, import_stackexchange
+from annotation.importers.stackexchange import StackExchangeParams, comment_dialogue, import_stackexchange, site_host
 from annotation.importers.wikihow import WikiHowParams, import_wikihow
 from annotation.models import Example, ExampleRevision, ImportJob, Role, Status, Turn, conversation_hash
 from annotation.services.examples import EditConflict, snapshot
@@ -229,6 +232,78 @@ def resolve_file_parameters(parameters: dict) -> dict:
             raise ValidationError({"parameters": f"{name}: a path below the dumps folder"})
         resolved[name] = str(resolve_dump_path(value, field="parameters", what=name))
     return resolved
+
+
+# What each importer reads, by file name, when a dump is uploaded from the browser.
+UPLOAD_NAMES = {
+    ImportJob.Kind.STACKEXCHANGE: ("Posts.xml", "Comments.xml", "Users.xml"),
+    ImportJob.Kind.WIKIHOW: ("*.csv", "*.json", "*.jsonl", "*.ndjson"),
+    ImportJob.Kind.REDDIT: ("*.zst", "*.ndjson", "*.jsonl", "*.json"),
+    ImportJob.Kind.NATURAL_INSTRUCTIONS: ("task*.json",),
+}
+
+
+def store_uploaded_dump(*, kind: str, files: list, site: str, limit: int) -> str:
+    """Move uploaded dump files (already streamed to temporary files) to a fresh folder under the dumps folder;
+    returns its path relative to the dumps folder. All or nothing: a refused file leaves no folder behind.
+
+    A Stack Exchange upload is one site: its Posts.xml (and optionally Comments.xml and Users.xml), with the
+    site named, since the uploaded files carry no folder name to take it from.
+    """
+    if kind not in UPLOAD_NAMES:
+        raise ValidationError({"kind": f"unknown importer {kind!r}"})
+    if not files:
+        raise ValidationError({"files": "choose the dump file(s) to upload"})
+    patterns, errors, names = UPLOAD_NAMES[kind], [], []
+    for upload in files:
+        name = Path(upload.name or "").name
+        if not any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
+            errors.append(f"{name!r} is not a file this importer reads (expected {', '.join(patterns)})")
+        elif upload.size > limit:
+            errors.append(f"{name} is {upload.size:,} bytes, over the {limit:,} an uploaded dump may be "
+                          f"(LIMA_MAX_DUMP_UPLOAD_BYTES)")
+        elif name in names:
+            errors.append(f"{name} was chosen twice")
+        names.append(name)
+    if kind == ImportJob.Kind.STACKEXCHANGE:
+        if "Posts.xml" not in names:
+            errors.append("a Stack Exchange upload needs the site's Posts.xml")
+        if not site.strip():
+            raise ValidationError({"site": "name the site these files come from, e.g. physics.stackexchange.com", **(
+                {"files": errors} if errors else {})})
+    if errors:
+        raise ValidationError({"files": errors})
+    root = dumps_dir()
+    folder = root / "uploads" / f"{timezone.now():%Y%m%d-%H%M%S}-{uuid.uuid4().hex[:8]}"
+    target = folder / site_host(site.strip().lower().removeprefix("https://").removeprefix("http://").strip("/")) \
+        if kind == ImportJob.Kind.STACKEXCHANGE else folder
+    try:
+        target.mkdir(parents=True)
+        for upload, name in zip(files, names):
+            destination = target / name
+            if hasattr(upload, "temporary_file_path"):
+                shutil.move(upload.temporary_file_path(), destination)
+            else:
+                with destination.open("wb") as out:
+                    for chunk in upload.chunks():
+                        out.write(chunk)
+    except OSError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise ValidationError({"files": f"the upload could not be stored: {exc.strerror or exc}"}) from exc
+    return str(folder.relative_to(root))
+
+
+def upload_import_job(*, kind: str, files: list, site: str, parameters: dict, user, limit: int) -> ImportJob:
+    """An uploaded dump stored under the dumps folder and its import job queued; a refused upload keeps nothing."""
+    if kind == ImportJob.Kind.STACKEXCHANGE and site.strip():
+        parameters = {**parameters, "site": site.strip()}
+    build_params(kind, resolve_file_parameters(parameters))  # bad parameters refuse the upload before it is stored
+    relative = store_uploaded_dump(kind=kind, files=files, site=site, limit=limit)
+    try:
+        return create_import_job(kind=kind, path=relative, parameters=parameters, user=user)
+    except Exception:
+        shutil.rmtree(dumps_dir() / relative, ignore_errors=True)
+        raise
 
 
 def create_import_job(*, kind: str, path: str, parameters: dict, user) -> ImportJob:

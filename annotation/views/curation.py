@@ -6,11 +6,13 @@ import difflib
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_POST
 
 from annotation import paper, selectors
@@ -19,6 +21,7 @@ from annotation.services import curation as services
 from annotation.services.examples import EditConflict
 from lima_site.forms import copy_errors_to_form
 from lima_site.roles import role_required
+from lima_site.uploads import DumpUploadHandler
 
 
 def _filters(data) -> dict[str, str]:
@@ -136,15 +139,59 @@ class ImportJobForm(forms.Form):
         return value
 
 
-def _imports_page(request, form: ImportJobForm, status: int = 200):
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class DumpUploadForm(forms.Form):
+    kind = forms.ChoiceField(choices=ImportJob.Kind.choices, label="Importer")
+    files = forms.FileField(required=False, widget=MultipleFileInput(), label="Files",
+                            help_text="Stack Exchange: the site's Posts.xml, and Comments.xml and Users.xml if you have them.")
+    site = forms.CharField(max_length=200, required=False,
+                           help_text="Stack Exchange only: the site the files come from, e.g. physics.stackexchange.com.")
+    parameters = ImportJobForm.base_fields["parameters"]
+    clean_parameters = ImportJobForm.clean_parameters
+
+
+def _imports_page(request, form: ImportJobForm, status: int = 200, upload_form: DumpUploadForm | None = None):
     jobs = ImportJob.objects.select_related("created_by")[:20]
     return render(request, "annotation/curation/imports.html",
-                  {"form": form, "jobs": jobs, "dumps_dir": services.dumps_dir()}, status=status)
+                  {"form": form, "upload_form": upload_form or DumpUploadForm(), "jobs": jobs, "dumps_dir": services.dumps_dir(),
+                   "upload_limit": settings.LIMA_MAX_DUMP_UPLOAD_BYTES, "upload_names": services.UPLOAD_NAMES}, status=status)
 
 
 @role_required("curate_candidates")
 def import_list(request):
     return _imports_page(request, ImportJobForm())
+
+
+@role_required("curate_candidates")
+@csrf_exempt
+def import_upload(request):
+    """A dump uploaded from the browser: streamed to disk by DumpUploadHandler (its own, larger cap), stored under
+    the dumps folder, and imported by a job. The handler must be set before the body is read, hence CSRF is
+    checked inside (Django's documented pattern for per-view upload handlers)."""
+    request.upload_handlers = [DumpUploadHandler(request)]
+    return _import_upload(request)
+
+
+@csrf_protect
+@require_POST
+def _import_upload(request):
+    form = DumpUploadForm(request.POST)
+    if not form.is_valid():
+        return _imports_page(request, ImportJobForm(), status=422, upload_form=form)
+    try:
+        job = services.upload_import_job(kind=form.cleaned_data["kind"], files=request.FILES.getlist("files"),
+                                         site=form.cleaned_data["site"], parameters=form.cleaned_data["parameters"],
+                                         user=request.user, limit=settings.LIMA_MAX_DUMP_UPLOAD_BYTES)
+    except ValidationError as exc:
+        copy_errors_to_form(form, exc)
+        return _imports_page(request, ImportJobForm(), status=422, upload_form=form)
+    from annotation.tasks import run_import_job
+
+    transaction.on_commit(lambda: run_import_job.delay(job.pk))
+    return redirect("annotation:import_job", pk=job.pk)
 
 
 @require_POST
