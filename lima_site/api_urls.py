@@ -1,5 +1,6 @@
+from csp.decorators import csp_update
 from django.urls import path, re_path
-from drf_spectacular.views import SpectacularAPIView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter, SimpleRouter
 
 from annotation.evaluation.api import (
@@ -22,6 +23,11 @@ results_router.register("external-judgments", ExternalJudgmentSetViewSet, basena
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    # Swagger UI from drf-spectacular-sidecar's local copy (no CDN); the split view serves its init script as a
+    # separate file, so the strict Content-Security-Policy (no inline script) holds on this page too.
+    # Swagger UI's stylesheet draws its icons as data: SVG images: allowed on this page only.
+    path("docs/", csp_update({"img-src": ["data:"]})(
+        SpectacularSwaggerSplitView.as_view(url_name="api:schema", template_name="api/docs.html")), name="docs"),
     path("judging/<uuid:study_id>/", JudgingView.as_view(), name="judging"),
     *router.urls,
     # Study statistics and streamed exports, external judgment sets (annotation/evaluation/api.py).

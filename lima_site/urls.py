@@ -13,6 +13,8 @@ urlpatterns = [
     # Every account, staff or not, changes its own password here (Django's views; login required).
     path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
+    # The user's API token and the API reference (Swagger UI, served locally: api:docs).
+    path("accounts/api/", views.api_access, name="api_access"),
     path("admin/", admin.site.urls),
     path("api/", include(("lima_site.api_urls", "api"))),
     path("", include("annotation.urls")),

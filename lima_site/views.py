@@ -1,8 +1,10 @@
 """Site-wide pages: the home page sends each role to its work; the 403 page says what is missing."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 
+from lima_site import accounts
 from lima_site.roles import NAVIGATION, can, roles_granting
 
 
@@ -22,3 +24,20 @@ def permission_denied(request, exception=None):
         "reason": "" if capability else str(exception or ""),
     }
     return render(request, "403.html", context, status=403)
+
+
+@login_required
+def api_access(request):
+    """The user's API token (create, rotate, revoke) beside the API reference and a client example."""
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action in ("create", "rotate"):
+            accounts.issue_token(request.user, rotate=action == "rotate")
+            messages.success(request, "A new token was made; the old one no longer works." if action == "rotate" else "Token created.")
+        elif action == "revoke":
+            accounts.revoke_token(request.user)
+            messages.success(request, "Token revoked: scripts using it are refused from now on.")
+        else:
+            messages.error(request, "Unknown action.")
+        return redirect("api_access")
+    return render(request, "api_access.html", {"token": accounts.current_token(request.user)})

@@ -10,7 +10,7 @@ from django.urls.exceptions import NoReverseMatch
 from lima_site.roles import CAPABILITIES
 
 PUBLIC = {"login"}
-LOGIN_ONLY = {"home", "logout", "password_change", "password_change_done", "api:schema", "api:api-root"}
+LOGIN_ONLY = {"home", "logout", "password_change", "password_change_done", "api:schema", "api:api-root", "api:docs", "api_access"}
 STAFF_ONLY_PREFIX = "admin:"
 SAMPLES = ("1", "jsonl", "svg", "add", "open", "outcomes", "cancel", "retry", "release", "judgments", "csv", "md", "json",
            "00000000-0000-4000-8000-000000000000")
