@@ -104,6 +104,7 @@ NAVIGATION = (
     NavEntry("Generation", "generation:run_list", "generate"),
     NavEntry("Curation", "annotation:candidate_review", "curate_candidates"),
     NavEntry("Training", "training:run_list", "train"),
+    NavEntry("Experiments", "experiments:experiment_list", "train"),
     NavEntry("Judging", "evaluation:judge_home", "judge"),
     NavEntry("Studies", "evaluation:study_list", "manage_studies"),
 )
