@@ -107,6 +107,8 @@ NAVIGATION = (
     NavEntry("Experiments", "experiments:experiment_list", "train"),
     NavEntry("Judging", "evaluation:judge_home", "judge"),
     NavEntry("Studies", "evaluation:study_list", "manage_studies"),
+    NavEntry("Conversations", "conversations:converse_home", "judge"),
+    NavEntry("Multi-turn studies", "conversations:study_list", "manage_studies"),
 )
 
 
