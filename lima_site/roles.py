@@ -108,7 +108,7 @@ NAVIGATION = (
     NavEntry("Judging", "evaluation:judge_home", "judge"),
     NavEntry("Studies", "evaluation:study_list", "manage_studies"),
     NavEntry("Conversations", "conversations:converse_home", "judge"),
-    NavEntry("Multi-turn studies", "conversations:study_list", "manage_studies"),
+    NavEntry("Multi-turn", "conversations:study_list", "manage_studies"),
 )
 
 
