@@ -166,3 +166,15 @@ def test_the_same_seed_draws_the_same_rows_and_another_seed_others(researcher):
     first = experiments.sample_rows(unfiltered, size=4, seed=0)
     assert first == experiments.sample_rows(unfiltered, size=4, seed=0)
     assert first != experiments.sample_rows(unfiltered, size=4, seed=1)
+
+
+@pytest.mark.django_db
+def test_the_form_shows_every_field_once_with_the_7b_preset():
+    from lima_site.orchestration.forms_experiments import ExperimentForm
+
+    form = ExperimentForm()
+    shown = [field.name for _, fields in form.fieldsets() for field in fields]
+    assert sorted(shown) == sorted(form.fields) and len(shown) == len(set(shown))
+    assert form.fields["batch_size"].initial == 64 and form.fields["residual_dropout_top"].initial == 0.2
+    values = [value for value, _ in form.fields["sources"].choices]
+    assert len(values) == len(set(values))  # a group never shares its value with a single source

@@ -13,10 +13,11 @@ from training.forms import TrainingRunForm
 
 # What a variant may draw from; "stackexchange" is the paper's Stack Exchange (STEM and Other together).
 SOURCE_GROUPS = {
-    "stackexchange": ("stackexchange_stem", "stackexchange_other", "stackexchange"),
+    "stackexchange_all": ("stackexchange_stem", "stackexchange_other", "stackexchange"),
     **{key: (key,) for key, _ in paper.SOURCES},
 }
-SOURCE_GROUP_CHOICES = [("stackexchange", "Stack Exchange (STEM + Other)"), *paper.SOURCES]
+GROUP_NAMES = {"stackexchange_all": "stackexchange"}
+SOURCE_GROUP_CHOICES = [("stackexchange_all", "Stack Exchange (STEM + Other + unclassified)"), *paper.SOURCES]
 
 
 class ExperimentForm(TrainingRunForm):
@@ -46,6 +47,20 @@ class ExperimentForm(TrainingRunForm):
         del self.fields["dataset"]
         self.fields["launcher"].initial = "local"
 
+    FIELDSETS = (
+        ("What", ("name", "description", "base_model")),
+        ("Variants", ("sources", "unfiltered", "size", "doublings", "seeds")),
+        ("Recipe (one for every variant)", ("preset", "epochs", "batch_size", "micro_batch_size", "learning_rate",
+                                            "final_learning_rate", "adam_beta1", "adam_beta2", "weight_decay", "max_length",
+                                            "residual_dropout_top", "seed")),
+        ("Where", ("launcher", "nodes", "gpus_per_node", "cpus_per_task", "partition", "account", "qos", "time_limit")),
+        ("Dev generation and grading", ("dev_dataset", "samples_per_prompt", "max_new_tokens", "judge_model", "judge_template")),
+    )
+
+    def fieldsets(self):
+        """(legend, bound fields) in the order the page shows them; every field of the form exactly once."""
+        return [(legend, [self[name] for name in names]) for legend, names in self.FIELDSETS]
+
     def clean(self):
         cleaned = super().clean()
         if not self.errors:
@@ -58,4 +73,5 @@ class ExperimentForm(TrainingRunForm):
     def variants(self) -> list[helpfulness.VariantSpec]:
         data = self.cleaned_data
         return helpfulness.plan_variants(source_groups=[SOURCE_GROUPS[key] for key in data["sources"]], size=data["size"],
-                                         unfiltered=data["unfiltered"], doublings=data["doublings"], seeds=data["seeds"])
+                                         unfiltered=data["unfiltered"], doublings=data["doublings"], seeds=data["seeds"],
+                                         group_names=[GROUP_NAMES.get(key, key) for key in data["sources"]])

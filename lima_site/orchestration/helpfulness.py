@@ -118,15 +118,17 @@ class VariantSpec:
     quality_filter: bool
     size: int | None
     seed: int
+    source_name: str = ""  # how the sources are called together ("stackexchange" for STEM + Other); default: joined
 
     @property
     def label(self) -> str:
         size = "all" if self.size is None else f"{self.size:,}"
-        return f"{'+'.join(self.sources)} · {'filtered' if self.quality_filter else 'unfiltered'} · {size} · seed {self.seed}"
+        sources = self.source_name or "+".join(self.sources)
+        return f"{sources} · {'filtered' if self.quality_filter else 'unfiltered'} · {size} · seed {self.seed}"
 
 
 def plan_variants(*, source_groups: Sequence[Sequence[str]], size: int | None, unfiltered: bool, doublings: int,
-                  seeds: int) -> list[VariantSpec]:
+                  seeds: int, group_names: Sequence[str] | None = None) -> list[VariantSpec]:
     """The paper's three ablations as variants: each source group filtered (diversity); with `unfiltered`, each group
     without the quality filter too (quality); with `doublings`, the first group at size x2, x4, ... (quantity).
     Every variant is repeated for `seeds` sampling seeds. Duplicates are dropped, order kept."""
@@ -138,14 +140,15 @@ def plan_variants(*, source_groups: Sequence[Sequence[str]], size: int | None, u
         raise ValueError("doublings cannot be negative")
     if doublings and size is None:
         raise ValueError("doubling needs a starting size")
+    names = list(group_names or [""] * len(source_groups))
     planned: list[VariantSpec] = []
     for seed in range(seeds):
-        for group in source_groups:
-            planned.append(VariantSpec(tuple(group), True, size, seed))
+        for group, name in zip(source_groups, names):
+            planned.append(VariantSpec(tuple(group), True, size, seed, name))
             if unfiltered:
-                planned.append(VariantSpec(tuple(group), False, size, seed))
+                planned.append(VariantSpec(tuple(group), False, size, seed, name))
         for step in range(1, doublings + 1):
-            planned.append(VariantSpec(tuple(source_groups[0]), True, size * 2 ** step, seed))
+            planned.append(VariantSpec(tuple(source_groups[0]), True, size * 2 ** step, seed, names[0]))
     seen, unique = set(), []
     for spec in planned:
         if spec not in seen:
