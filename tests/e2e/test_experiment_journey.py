@@ -53,6 +53,7 @@ def test_a_researcher_runs_an_ablation_and_opens_a_point(page, live_server, logi
     page.click("#experiment-form button[type=submit]")
     page.wait_for_selector("#experiment-state")
     assert page.locator("#variants tbody tr").count() == 2
+    assert page.locator("#variants tbody tr").first.locator("td").first.inner_text() == "stackexchange · filtered · 4 · seed 0"
     page.wait_for_function("() => document.querySelector('#experiment-state').textContent.trim() === 'Completed'",
                            timeout=scaled(300_000))
     SHOTS.mkdir(parents=True, exist_ok=True)
