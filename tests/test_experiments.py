@@ -178,3 +178,43 @@ def test_the_form_shows_every_field_once_with_the_7b_preset():
     assert form.fields["batch_size"].initial == 64 and form.fields["residual_dropout_top"].initial == 0.2
     values = [value for value, _ in form.fields["sources"].choices]
     assert len(values) == len(set(values))  # a group never shares its value with a single source
+
+
+@pytest.mark.django_db
+def test_the_experiment_page_costs_the_same_queries_with_more_variants_and_grades(researcher, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.builders import completed_run
+
+    dev = dev_snapshot(user=researcher, n=3, name="pages-dev")
+    judge = ModelSpec.objects.create(name="judge", backend="openai", location="https://judge.example/v1", served_model_name="j")
+    experiment = Experiment.objects.create(name="pages", base_model=judge, hyperparameters={}, launcher="local",
+                                           dev_dataset=dev, judge_model=judge, judge_template=helpfulness.DEFAULT_TEMPLATE,
+                                           created_by=researcher)
+    client.force_login(researcher)
+
+    def add_variants(n: int) -> None:
+        start = experiment.variants.count()
+        for position in range(start, start + n):
+            variant = Variant.objects.create(experiment=experiment, position=position, label=f"variant {position}",
+                                             sources=["wikihow"], quality_filter=True, stage=Variant.Stage.DONE)
+            for seed in range(2):
+                run = completed_run(dataset=dev, model_name=f"m{position}-{seed}")
+                variant.generation_runs.add(run)
+                HelpfulnessGrade.objects.bulk_create(HelpfulnessGrade(variant=variant, response=r, score=1 + (r.pk + seed) % 6)
+                                                     for r in run.responses.all())
+
+    def queries(url: str) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    detail = reverse("experiments:experiment_detail", args=[experiment.pk])
+    variant_page = reverse("experiments:variant_detail", args=[experiment.pk, 0])
+    add_variants(2)
+    few = (queries(detail), queries(variant_page), queries(reverse("experiments:experiment_list")))
+    add_variants(6)
+    assert HelpfulnessGrade.objects.count() == 8 * 2 * 3
+    assert (queries(detail), queries(variant_page), queries(reverse("experiments:experiment_list"))) == few
+    assert b"variant 7" in client.get(detail).content

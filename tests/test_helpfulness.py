@@ -9,6 +9,7 @@ from lima_site.orchestration import helpfulness
 
 def test_the_score_is_the_last_lone_digit_not_a_number_in_the_reasoning():
     assert helpfulness.parse_score("Step 1: it is relevant.\nIt deserves 5 points.\n4\n4") == 4
+    assert helpfulness.parse_score("First impression:\n2\nOn reflection it is clear and complete.\n4\n4") == 4
     assert helpfulness.parse_score("Reasoning mentions 6 bullet points.\n\n**3**\n") == 3
     assert helpfulness.parse_score("It is a 7 out of 10.\n7") is None
     assert helpfulness.parse_score("Clearly helpful, a 5.") is None
