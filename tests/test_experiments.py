@@ -218,3 +218,34 @@ def test_the_experiment_page_costs_the_same_queries_with_more_variants_and_grade
     assert HelpfulnessGrade.objects.count() == 8 * 2 * 3
     assert (queries(detail), queries(variant_page), queries(reverse("experiments:experiment_list"))) == few
     assert b"variant 7" in client.get(detail).content
+
+
+@pytest.mark.django_db
+def test_a_variant_that_breaks_is_marked_failed_and_the_others_go_on(researcher, tiny_model, settings, tmp_path, monkeypatch):
+    settings.LIMA_TRAINING_DIR = tmp_path / "training"
+    dev = platform_data(researcher)
+    judge = ModelSpec.objects.create(name="judge", backend="openai", location="https://judge.example/v1", served_model_name="j")
+    specs = helpfulness.plan_variants(source_groups=[["stackexchange_stem"], ["wikihow"]], size=4, unfiltered=False,
+                                      doublings=0, seeds=1)
+    experiment = experiments.create_experiment(name="fragile", base_model=tiny_model_spec(), dev_dataset=dev, judge_model=judge,
+                                               user=researcher, variants=specs, hyperparameters=QUICK, launcher="local")
+    real_freeze = experiments.freeze_dataset
+
+    def freeze_breaking_on_wikihow(**kwargs):
+        if "wikihow" in kwargs["description"]:
+            raise RuntimeError("disk full")
+        return real_freeze(**kwargs)
+
+    monkeypatch.setattr(experiments, "freeze_dataset", freeze_breaking_on_wikihow)
+    def queued(run):  # nothing is launched by this test: the job waits in a queue
+        TrainingRun.objects.filter(pk=run.pk).update(state=RunState.PENDING, job_id="4242")
+        run.refresh_from_db()
+        return run
+
+    monkeypatch.setattr(experiments.training_runs, "submit_run", queued)
+    monkeypatch.setattr(experiments.training_runs, "refresh_run", lambda run: run)
+    assert experiments.advance_experiment(experiment_id=experiment.pk) == "running"
+    first, second = experiment.variants.order_by("position")
+    assert (first.stage, second.stage) == (Variant.Stage.TRAINING, Variant.Stage.FAILED)
+    assert second.error == "unexpected error: RuntimeError('disk full')" and second.snapshot_id is None
+    assert first.snapshot.rows.count() == 4 and TrainingRun.objects.get().dataset_id == first.snapshot_id

@@ -15,7 +15,7 @@ import random
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.text import slugify
@@ -133,9 +133,17 @@ def advance_experiment(*, experiment_id: int) -> str:
             if variant.stage in (Variant.Stage.DONE, Variant.Stage.FAILED):
                 continue
             try:
-                _advance_variant(experiment, variant)
+                # A savepoint per variant: one variant's surprise never undoes another's step (a submitted job whose
+                # run row rolled back to "draft" would be submitted twice).
+                with transaction.atomic():
+                    _advance_variant(experiment, variant)
             except ValidationError as exc:
                 _fail(variant, "; ".join(exc.messages))
+            except DatabaseError:
+                raise  # the task retries: the database, not the variant, is at fault
+            except Exception as exc:
+                logger.exception("experiment %s, variant %s", experiment.pk, variant.position)
+                _fail(variant, f"unexpected error: {exc!r}"[:2000])
         stages = set(experiment.variants.values_list("stage", flat=True))
         if stages <= {Variant.Stage.DONE, Variant.Stage.FAILED}:
             experiment.state = Experiment.State.COMPLETED if Variant.Stage.DONE in stages else Experiment.State.FAILED
