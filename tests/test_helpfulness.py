@@ -48,3 +48,31 @@ def test_the_plan_holds_the_papers_three_ablations():
         helpfulness.plan_variants(source_groups=[["wikihow"]], size=None, unfiltered=False, doublings=1, seeds=1)
     with pytest.raises(ValueError, match="at least one source"):
         helpfulness.plan_variants(source_groups=[], size=None, unfiltered=False, doublings=0, seeds=1)
+
+
+def test_each_point_of_the_ablation_chart_links_to_its_variant_and_the_svg_has_no_inline_css():
+    from lima_site.orchestration.experiment_charts import ChartPoint, helpfulness_chart
+
+    points = [ChartPoint("stackexchange · filtered · 2,000 · seed 0", 3.8, 3.5, 4.1, "/experiments/1/variants/0/"),
+              ChartPoint("wikihow · filtered · 2,000 · seed 0", 3.2, 2.9, 3.5, "/experiments/1/variants/1/"),
+              ChartPoint("stackexchange · unfiltered · 2,000 · seed 0", None, None, None, "/experiments/1/variants/2/")]
+    svg = helpfulness_chart(points, title="t").decode()
+    assert 'xlink:href="/experiments/1/variants/0/"' in svg and 'xlink:href="/experiments/1/variants/1/"' in svg
+    assert "/experiments/1/variants/2/" not in svg and "no scores" in svg  # nothing to open yet
+    assert ' style="' not in svg and "<style" not in svg  # pages embed it under a CSP without inline styles
+    assert svg == helpfulness_chart(points, title="t").decode()
+
+
+def test_the_multi_turn_chart_puts_models_side_by_side():
+    from annotation.evaluation.charts import conversation_ratings_chart
+    from annotation.evaluation.stats import GradeRecord, rating_distribution
+
+    def ratings(grades):
+        return rating_distribution([GradeRecord(item=str(i // 3), annotator="e", group="g", rating=g) for i, g in enumerate(grades)])
+
+    svg = conversation_ratings_chart([("zero-shot", ratings(["fail", "pass", "excellent", "fail", "pass", "pass"])),
+                                      ("dialogues", ratings(["excellent", "excellent", "pass", "excellent", "excellent", "excellent"])),
+                                      ("unrated", ratings([]))]).decode()
+    assert "zero-shot" in svg and "dialogues" in svg and "unrated" not in svg
+    assert "83%" in svg and "33%" in svg  # dialogues excellent 5/6, zero-shot fail 2/6
+    assert ' style="' not in svg
