@@ -245,6 +245,7 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stalled-generation-runs": {"task": "generation.tasks.resume_stalled_runs", "schedule": 60.0},
     "fail-stale-import-jobs": {"task": "annotation.tasks.fail_stale_import_jobs", "schedule": 300.0},
     "poll-training-runs": {"task": "training.tasks.poll_active_runs", "schedule": env.float("LIMA_TRAINING_POLL_SECONDS", default=15.0)},
+    "advance-running-experiments": {"task": "lima_site.orchestration.tasks.advance_running_experiments", "schedule": 60.0},
 }
 
 # LIMA-specific configuration.

@@ -58,6 +58,13 @@ def judge_model(url: str) -> ModelSpec:
                                     requests_per_minute=6000)
 
 
+def queued(run):
+    """A submit that launches nothing: the job waits in a queue (for tests of the driver alone)."""
+    TrainingRun.objects.filter(pk=run.pk).update(state=RunState.PENDING, job_id="4242")
+    run.refresh_from_db()
+    return run
+
+
 @pytest.fixture
 def experiment_env(settings, tmp_path, monkeypatch):
     settings.LIMA_TRAINING_DIR = tmp_path / "training"
@@ -237,11 +244,6 @@ def test_a_variant_that_breaks_is_marked_failed_and_the_others_go_on(researcher,
         return real_freeze(**kwargs)
 
     monkeypatch.setattr(experiments, "freeze_dataset", freeze_breaking_on_wikihow)
-    def queued(run):  # nothing is launched by this test: the job waits in a queue
-        TrainingRun.objects.filter(pk=run.pk).update(state=RunState.PENDING, job_id="4242")
-        run.refresh_from_db()
-        return run
-
     monkeypatch.setattr(experiments.training_runs, "submit_run", queued)
     monkeypatch.setattr(experiments.training_runs, "refresh_run", lambda run: run)
     assert experiments.advance_experiment(experiment_id=experiment.pk) == "running"
@@ -249,3 +251,22 @@ def test_a_variant_that_breaks_is_marked_failed_and_the_others_go_on(researcher,
     assert (first.stage, second.stage) == (Variant.Stage.TRAINING, Variant.Stage.FAILED)
     assert second.error == "unexpected error: RuntimeError('disk full')" and second.snapshot_id is None
     assert first.snapshot.rows.count() == 4 and TrainingRun.objects.get().dataset_id == first.snapshot_id
+
+
+@pytest.mark.django_db
+def test_beats_safety_net_advances_an_experiment_whose_chain_was_lost(researcher, tiny_model, settings, tmp_path, monkeypatch):
+    from lima_site.orchestration import tasks
+
+    settings.LIMA_TRAINING_DIR = tmp_path / "training"
+    dev = platform_data(researcher)
+    judge = ModelSpec.objects.create(name="judge", backend="openai", location="https://judge.example/v1", served_model_name="j")
+    experiment = experiments.create_experiment(
+        name="orphaned", base_model=tiny_model_spec(), dev_dataset=dev, judge_model=judge, user=researcher, launcher="local",
+        variants=helpfulness.plan_variants(source_groups=[["wikihow"]], size=2, unfiltered=False, doublings=0, seeds=1),
+        hyperparameters=QUICK)
+    monkeypatch.setattr(experiments.training_runs, "submit_run", queued)
+    monkeypatch.setattr(experiments.training_runs, "refresh_run", lambda run: run)
+    assert tasks.advance_running_experiments() == [experiment.pk]  # the chain's first task never ran (no worker here)
+    variant = experiment.variants.get()
+    assert variant.stage == Variant.Stage.TRAINING and variant.snapshot.row_count == 2
+    assert "advance-running-experiments" in settings.CELERY_BEAT_SCHEDULE
