@@ -104,8 +104,11 @@ NAVIGATION = (
     NavEntry("Generation", "generation:run_list", "generate"),
     NavEntry("Curation", "annotation:candidate_review", "curate_candidates"),
     NavEntry("Training", "training:run_list", "train"),
+    NavEntry("Experiments", "experiments:experiment_list", "train"),
     NavEntry("Judging", "evaluation:judge_home", "judge"),
     NavEntry("Studies", "evaluation:study_list", "manage_studies"),
+    NavEntry("Conversations", "conversations:converse_home", "judge"),
+    NavEntry("Multi-turn", "conversations:study_list", "manage_studies"),
 )
 
 

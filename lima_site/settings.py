@@ -250,6 +250,7 @@ CELERY_BEAT_SCHEDULE = {
     "resume-stalled-generation-runs": {"task": "generation.tasks.resume_stalled_runs", "schedule": 60.0},
     "fail-stale-import-jobs": {"task": "annotation.tasks.fail_stale_import_jobs", "schedule": 300.0},
     "poll-training-runs": {"task": "training.tasks.poll_active_runs", "schedule": env.float("LIMA_TRAINING_POLL_SECONDS", default=15.0)},
+    "advance-running-experiments": {"task": "lima_site.orchestration.tasks.advance_running_experiments", "schedule": 60.0},
 }
 
 # LIMA-specific configuration.
@@ -273,6 +274,8 @@ LIMA_IMPORT_STALE_SECONDS = env.int("LIMA_IMPORT_STALE_SECONDS", default=30 * 60
 # vLLM workers shard a model across this many GPUs of their host.
 LIMA_VLLM_TENSOR_PARALLEL_SIZE = env.int("LIMA_VLLM_TENSOR_PARALLEL_SIZE", default=1)
 
+# How often an ablation experiment's driver task looks at its variants again (lima_site/orchestration/tasks.py).
+LIMA_EXPERIMENT_POLL_SECONDS = env.float("LIMA_EXPERIMENT_POLL_SECONDS", default=5.0)
 # Fine-tuning: run directories (on a filesystem the Slurm nodes share), the Slurm client
 # commands and configuration, and the interpreter and checkout the batch script runs.
 LIMA_TRAINING_DIR = Path(env.str("LIMA_TRAINING_DIR", default=str(VAR_DIR / "training")))

@@ -20,6 +20,8 @@ urlpatterns = [
     path("", include("annotation.urls")),
     path("", include("annotation.datasets.urls")),
     path("", include("annotation.evaluation.urls")),
+    path("", include("annotation.evaluation.urls_conversations")),
     path("", include("generation.urls")),
     path("", include("training.urls")),
+    path("", include("lima_site.orchestration.urls_experiments")),
 ]

@@ -12,8 +12,9 @@ pytestmark = pytest.mark.django_db
 def test_navigation_shows_each_role_only_what_it_may_use(client, author, annotator, researcher):
     expectations = {
         author: {"My examples", "Review", "Quotas"},
-        annotator: {"Judging"},
-        researcher: {"Review", "Quotas", "Datasets", "Models", "Generation", "Curation", "Training", "Studies"},
+        annotator: {"Judging", "Conversations"},
+        researcher: {"Review", "Quotas", "Datasets", "Models", "Generation", "Curation", "Training", "Studies",
+                     "Experiments", "Multi-turn"},
     }
     for user, labels in expectations.items():
         client.force_login(user)

@@ -8,6 +8,7 @@ from typing import IO
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from annotation.datasets import lima_format
@@ -149,13 +150,15 @@ def _conversations(examples) -> list[tuple[Example, list[str]]]:
     return [(example, [turn.text for turn in example.turns.all()]) for example in examples]
 
 
-def freeze_dataset(*, name: str, split: str, user, description: str = "") -> Dataset:
-    """Snapshot every approved example of a split; the hash covers the exact GAIR/lima JSONL bytes."""
+def freeze_dataset(*, name: str, split: str, user, description: str = "", example_ids: list[int] | None = None) -> Dataset:
+    """Snapshot every approved example of a split (or exactly `example_ids` of it, whatever their status: an
+    ablation's variant chooses its own rows); the hash covers the exact GAIR/lima JSONL bytes."""
     if Dataset.objects.filter(name=name).exists():
         raise ValidationError({"name": f"a dataset named {name!r} already exists; snapshots are immutable"})
     with transaction.atomic():
+        chosen = Q(status=Status.APPROVED) if example_ids is None else Q(pk__in=example_ids)
         examples = (
-            Example.objects.filter(split=split, status=Status.APPROVED).order_by("id").prefetch_related("turns")
+            Example.objects.filter(chosen, split=split).order_by("id").prefetch_related("turns")
         )
         rows = _conversations(examples)
         if not rows:

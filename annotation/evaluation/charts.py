@@ -222,3 +222,32 @@ def rating_chart(distribution: RatingDistribution, *, fmt: ChartFormat = "svg") 
     for position, share in zip(x, shares):
         axes.text(position, min(share.high + 0.03, 0.97), _percent(share.estimate), ha="center", fontsize=8)
     return _render(figure, fmt)
+
+
+@_styled
+def conversation_ratings_chart(distributions: Sequence[tuple[str, RatingDistribution]], *, fmt: ChartFormat = "svg") -> bytes:
+    """Multi-turn evaluation: Fail / Pass / Excellent shares per response, models side by side, with interval whiskers."""
+    figure = _figure(max(4.2, 1.6 * len(distributions) + 1.8), 3.2)
+    axes = figure.subplots()
+    shown = [(name, d) for name, d in distributions if d.shares is not None]
+    if not shown:
+        axes.set_axis_off()
+        axes.text(0.5, 0.5, "No rated responses yet", ha="center", va="center", transform=axes.transAxes)
+        return _render(figure, fmt)
+    width = 0.8 / len(GRADES)
+    x = np.arange(len(shown))
+    for offset, grade in enumerate(GRADES):
+        shares = [d.shares[grade] for _, d in shown]
+        estimates = np.array([s.estimate for s in shares])
+        whiskers = np.array([[s.estimate - s.low for s in shares], [s.high - s.estimate for s in shares]]).clip(min=0)
+        positions = x - 0.4 + width * (offset + 0.5)
+        axes.bar(positions, estimates, width, yerr=whiskers, capsize=3, color=GRADE_COLOURS[grade], label=grade.capitalize())
+        for position, share in zip(positions, shares):
+            axes.text(position, min(share.high + 0.03, 0.97), _percent(share.estimate), ha="center", fontsize=7)
+    axes.set_xticks(x, labels=[f"{name}\n(n={d.n_ratings})" for name, d in shown])
+    axes.set_ylim(0, 1)
+    axes.set_yticks([0, 0.25, 0.5, 0.75, 1.0], labels=["0%", "25%", "50%", "75%", "100%"])
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.legend(loc="upper left", fontsize=7, frameon=False, ncols=3)
+    axes.set_title("Multi-turn: rating of each response", fontsize=10)
+    return _render(figure, fmt)

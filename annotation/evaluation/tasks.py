@@ -11,3 +11,12 @@ def llm_judge_chunk(judge_run_id: int, item_ids: list[int]) -> int:
     from annotation.evaluation.services import llm_judge
 
     return llm_judge.judge_items(judge_run_id=judge_run_id, item_ids=item_ids)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True, autoretry_for=(OperationalError, InterfaceError),
+             retry_backoff=True, max_retries=10)
+def stream_conversation_reply(turn_id: int) -> str:
+    """Idempotent: a reply already done or failed is left alone; one still streaming is written again from the start."""
+    from annotation.evaluation.services import conversations
+
+    return conversations.generate_reply(turn_id=turn_id)

@@ -1,7 +1,12 @@
+from .conversations import Conversation, ConversationStudy, ConversationTurn, TurnRating
 from .external import ExternalJudgment, ExternalJudgmentSet
 from .judging import Assignment, ComparisonItem, Judgment, LLMJudge, LLMJudgeRun, OrderedVerdict, Rating, Study, Verdict
 
 __all__ = [
+    "Conversation",
+    "ConversationStudy",
+    "ConversationTurn",
+    "TurnRating",
     "Assignment",
     "ComparisonItem",
     "ExternalJudgment",
