@@ -2,7 +2,7 @@
 
 import pytest
 
-from annotation.evaluation.judge_prompt import DEFAULT_TEMPLATE, combine_orders, parse_verdict
+from annotation.evaluation.judge_prompt import DEFAULT_TEMPLATE, combine_orders, parse_verdict, render_prompt
 from annotation.evaluation.models import Judgment, LLMJudgeRun, OrderedVerdict, Verdict
 from annotation.evaluation.services import llm_judge
 from generation.models import ModelSpec
@@ -17,6 +17,12 @@ def test_parse_verdict_reads_the_first_line_or_a_labelled_answer():
     assert parse_verdict("Neither: both are fine.") == "tie"
     assert parse_verdict("Let me think.\nVerdict: Response A") == "a"
     assert parse_verdict("I like both.") is None
+
+
+def test_the_prompt_is_filled_in_one_pass_so_placeholders_inside_the_texts_stay_as_written():
+    rendered = render_prompt("P={prompt}|A={response_a}|B={response_b}", prompt="say {response_b}",
+                             response_a="{prompt} and {x}", response_b="}{")
+    assert rendered == "P=say {response_b}|A={prompt} and {x}|B=}{"
 
 
 def test_disagreeing_orders_are_a_tie_and_agreeing_orders_keep_the_verdict():

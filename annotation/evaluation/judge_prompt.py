@@ -28,9 +28,14 @@ def validate_template(template: str) -> list[str]:
     return [p for p in PLACEHOLDERS if p not in template]
 
 
+_PLACEHOLDER = re.compile(r"\{(prompt|response_a|response_b)\}")
+
+
 def render_prompt(template: str, *, prompt: str, response_a: str, response_b: str) -> str:
-    # str.replace, not str.format: responses and prompts may contain braces.
-    return template.replace("{prompt}", prompt).replace("{response_a}", response_a).replace("{response_b}", response_b)
+    """One pass over the template (not str.format, not chained replaces): a prompt or response that itself holds
+    "{response_b}" or any braces stays exactly as written."""
+    values = {"prompt": prompt, "response_a": response_a, "response_b": response_b}
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
 
 
 def parse_verdict(answer: str) -> str | None:
