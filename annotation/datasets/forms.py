@@ -45,3 +45,7 @@ class FreezeForm(forms.Form):
     name = forms.SlugField(max_length=100, help_text="e.g. lima-train-v1")
     split = forms.ChoiceField(choices=paper.SPLITS)
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    accept_contamination = forms.BooleanField(
+        required=False, label="Freeze even if prompts duplicate across train and dev/test",
+        help_text="Without it, a snapshot sharing exact, normalised or near-duplicate prompts across splits is refused with the pairs.",
+    )

@@ -15,6 +15,7 @@ from annotation.datasets.attribution import attribution_of
 from annotation.models import Example, ExampleRevision, Role, Status, Turn, conversation_hash
 from annotation.datasets.models import Dataset, DatasetRow
 from annotation.input_limits import InputLimits
+from annotation.services.contamination import contamination_report, matches_touching
 
 IMPORT_BATCH = 500
 # Key of the PostgreSQL advisory lock that example imports hold for their transaction (any constant
@@ -166,8 +167,22 @@ def _conversations(examples) -> list[tuple[Example, list[str]]]:
     return [(example, [turn.text for turn in example.turns.all()]) for example in examples]
 
 
-def freeze_dataset(*, name: str, split: str, user, description: str = "") -> Dataset:
-    """Snapshot every approved example of a split; the hash covers the exact GAIR/lima JSONL bytes."""
+def contamination_problem(matches: list, *, split: str) -> str:
+    """What a researcher reads before freezing a snapshot that shares prompts across train and dev/test."""
+    shown = "; ".join(
+        f"{m.evaluated.split} example {m.evaluated.example_id} ~ train example {m.training.example_id} ({m.kind}"
+        + (f", {m.similarity:.2f}" if m.kind == "near" else "") + ")" for m in matches[:5])
+    more = f"; and {len(matches) - 5} more" if len(matches) > 5 else ""
+    other = "dev/test" if split == "train" else "training"
+    return (f"{len(matches)} prompt pair(s) of this {split} snapshot duplicate {other} prompts: {shown}{more}. "
+            "Fix them, or tick the box to freeze anyway.")
+
+
+def freeze_dataset(*, name: str, split: str, user, description: str = "", accept_contamination: bool = False) -> Dataset:
+    """Snapshot every approved example of a split; the hash covers the exact GAIR/lima JSONL bytes.
+
+    Unless `accept_contamination`, a snapshot whose prompts duplicate prompts across train and dev/test (exact,
+    normalised or MinHash near duplicates, annotation.contamination) is refused with the pairs."""
     if Dataset.objects.filter(name=name).exists():
         raise ValidationError({"name": f"a dataset named {name!r} already exists; snapshots are immutable"})
     with transaction.atomic():
@@ -177,6 +192,10 @@ def freeze_dataset(*, name: str, split: str, user, description: str = "") -> Dat
         rows = _conversations(examples)
         if not rows:
             raise ValidationError({"split": f"there are no approved {split} examples to freeze"})
+        if not accept_contamination:
+            touching = matches_touching(contamination_report(), {example.pk for example, _ in rows})
+            if touching:
+                raise ValidationError({"accept_contamination": contamination_problem(touching, split=split)})
         digest = hashlib.sha256()
         for example, conversations in rows:
             digest.update(lima_format.dumps_jsonl_row(conversations=conversations, source=example.source).encode())
