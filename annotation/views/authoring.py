@@ -174,7 +174,9 @@ def example_submit(request, pk: int):
             edit_session=_edit_session(request),
         )
     except ValidationError as exc:
-        return _render_editor(request, example, draft, errors=exc.message_dict, status=422)
+        # message_dict holds a list per field: the editor shows each field's messages as one sentence, never a list.
+        return _render_editor(request, example, draft, errors={name: " ".join(texts) for name, texts in
+                                                                exc.message_dict.items()}, status=422)
     except EditConflict as conflict:
         return _render_editor(request, example, draft, conflict=conflict, status=409)
     messages.success(request, f"“{example.label}” was submitted for review.")
