@@ -66,6 +66,10 @@ def test_the_same_file_twice_is_reported_not_doubled_with_exact_and_normalised_c
     assert again["created"] == 0 and [d["exact"] for d in again["duplicates"]] == [True] * 3
     assert normalised["created"] == 0 and [d["exact"] for d in normalised["duplicates"]] == [False] * 3
     assert "3 duplicates skipped (0 exact, 3 equal after normalising: record 1: already stored" in normalised["summary"]
+    repeated = "".join(json.dumps({"conversations": pair, "source": "wikihow"}) + "\n"
+                       for pair in (["New?", "Yes."], ["New?", "Yes."], ["  New?  ", "Yes."]))
+    within = api.post(url, {"file": SimpleUploadedFile("r.jsonl", repeated.encode())}, format="multipart").json()
+    assert within["created"] == 1 and [(d["first_line"], d["exact"]) for d in within["duplicates"]] == [(1, True), (1, False)]
     refused = api.post(url, {"file": SimpleUploadedFile("c.json", b'{"conversations": ["Q?"]}')}, format="multipart")
     assert refused.status_code == 400
     assert refused.json()["errors"][0]["text"] == "line 1, field source: missing (choose a source for rows that name none)"
