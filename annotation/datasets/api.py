@@ -20,7 +20,7 @@ class DatasetImportSerializer(serializers.Serializer):
                                            "JSONL, a JSON array, CSV or Parquet (annotation/datasets/formats.py).")
     default_split = serializers.ChoiceField(choices=[lima_format.AUTO_SPLIT, *(key for key, _ in paper.SPLITS)],
                                             default=lima_format.AUTO_SPLIT)
-    default_source = serializers.ChoiceField(choices=["", *paper.SOURCE_KEYS], default="", allow_blank=True,
+    default_source = serializers.ChoiceField(choices=["", *sorted(paper.SOURCE_KEYS)], default="", allow_blank=True,
                                              help_text="The source of rows that name none.")
     unknown_as_other = serializers.BooleanField(default=False, help_text="File unknown source names under \"other\".")
     status = serializers.ChoiceField(choices=[Status.APPROVED, Status.SUBMITTED, Status.CANDIDATE], default=Status.APPROVED)
