@@ -21,7 +21,10 @@ SOURCES = (
     ("reddit_askreddit", "Pushshift r/AskReddit"),
     ("natural_instructions", "Super-NaturalInstructions"),
     (AUTHORED, "Paper authors"),
+    # Rows whose source is none of the above (a file that says "unknown", a team's own data), kept apart.
+    ("other", "Other / unclassified"),
 )
+OTHER = "other"
 SOURCE_KEYS = frozenset(key for key, _ in SOURCES)
 
 # Names other exports use for the same sources (GAIR/lima, hand-made files).
@@ -43,6 +46,8 @@ SOURCE_ALIASES = {
     "authored": AUTHORED,
     "authors": AUTHORED,
     "multi_turn": AUTHORED,
+    "other": OTHER,
+    "unclassified": OTHER,
 }
 
 

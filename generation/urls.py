@@ -6,6 +6,7 @@ app_name = "generation"
 
 urlpatterns = [
     path("models/", views.model_list, name="model_list"),
+    path("models/<int:pk>/delete/", views.model_delete, name="model_delete"),
     path("runs/", views.run_list, name="run_list"),
     path("runs/new/", views.run_create, name="run_create"),
     path("runs/import/", views.run_import, name="run_import"),

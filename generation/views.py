@@ -7,13 +7,14 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from annotation.datasets.lima_format import FormatError
 from annotation.datasets.models import DatasetRow
 from generation.forms import ImportResponsesForm, ModelSpecForm, RunForm
 from generation.models import GenerationRun, ModelSpec, Response
-from generation.services import imported, runs
+from generation.services import deletion, imported, runs
 from lima_site.forms import copy_errors_to_form
 from lima_site.roles import role_required
 
@@ -141,3 +142,23 @@ def run_compare(request):
     return render(request, "generation/run_compare.html", {
         "selected": selected, "rows": rows, "page": page, "error": error, "choices": choices, "run_ids": run_ids,
     })
+
+
+@role_required("generate")
+def model_delete(request, pk: int):
+    """GET asks for confirmation, or names what uses the model; POST deletes a model nothing uses."""
+    model = get_object_or_404(ModelSpec, pk=pk)
+    refusal = deletion.model_deletion_refusal(model)
+    if request.method == "POST" and refusal is None:
+        try:
+            deletion.delete_unused_model(model_id=model.pk)
+        except ValidationError as exc:
+            refusal = " ".join(exc.messages)
+        else:
+            messages.success(request, f"Model {model.name} deleted.")
+            return redirect("generation:model_list")
+    return render(request, "confirm_delete.html", {
+        "kind": "model", "label": model.name, "refusal": refusal,
+        "consequence": "The registration is removed (the files or endpoint it points at are not touched).",
+        "cancel_url": reverse("generation:model_list"),
+    }, status=409 if refusal and request.method == "POST" else 200)

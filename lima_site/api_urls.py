@@ -10,6 +10,7 @@ from annotation.evaluation.api import (
     StudyStatisticsView,
     StudyViewSet,
 )
+from annotation.datasets.api import DatasetImportView
 from generation.api import GenerationRunViewSet, ModelSpecViewSet
 from training.api import TrainingRunViewSet
 
@@ -35,4 +36,5 @@ urlpatterns = [
     re_path(r"^studies/(?P<pk>[0-9]+)/exports/(?P<kind>judgments|items|responses|ratings)\.(?P<fmt>csv|jsonl)$",
             StudyExportView.as_view(), name="study-export"),
     *results_router.urls,
+    path("datasets/import/", DatasetImportView.as_view(), name="dataset-import"),
 ]

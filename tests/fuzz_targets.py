@@ -21,9 +21,14 @@ from annotation.datasets.lima_format import FormatError
 
 
 def _located(error: FormatError) -> None:
+    """Each error names its line (record, row) from 1, or says it is about the whole file: never "line 0"."""
     assert error.errors, "a FormatError without any row error"
     for row_error in error.errors:
-        assert row_error.line >= 0 and str(row_error).startswith("line "), f"error without its line: {row_error}"
+        if row_error.line is None:
+            assert str(row_error).startswith("the file"), f"a whole-file error that does not say so: {row_error}"
+        else:
+            assert row_error.line >= 1 and str(row_error).startswith(f"{row_error.unit} {row_error.line}"), \
+                f"error without its line: {row_error}"
 
 
 def gair_jsonl(data: bytes) -> None:
@@ -42,6 +47,18 @@ def gair_csv(data: bytes) -> None:
         _located(error)
     else:
         assert rows and all(row.conversations for row in rows)
+
+
+def dataset_upload(data: bytes, filename: str = "upload.json") -> None:
+    """The upload page's reader: any container and record shape, detected."""
+    from annotation.datasets import formats
+
+    try:
+        parsed = formats.read_dataset(io.BytesIO(data), filename=filename)
+    except FormatError as error:
+        _located(error)
+    else:
+        assert parsed.rows and all(row.conversations and row.source for row in parsed.rows)
 
 
 def _judgments(fmt: str):
@@ -80,6 +97,7 @@ def _in_file(importer, relative: str, *, pass_dir: bool = False):
 TARGETS = {
     "gair_jsonl": gair_jsonl,
     "gair_csv": gair_csv,
+    "dataset_upload": dataset_upload,
     "judgments_jsonl": _judgments("jsonl"),
     "judgments_csv": _judgments("csv"),
     "stackexchange_posts_xml": _in_file(stackexchange.import_stackexchange, "cooking.stackexchange.com/Posts.xml", pass_dir=True),
@@ -93,6 +111,10 @@ SEEDS: dict[str, list[bytes]] = {
     "gair_jsonl": [b'{"conversations": ["How do I brew tea?", "Steep it for 3 minutes."], "source": "wikihow", "split": "train"}\n'
                    b'{"conversations": ["Hi?"], "source": "authored", "split": "test"}\n'],
     "gair_csv": [b"source,split,turn_1,turn_2\nwikihow,train,How do I brew tea?,Steep it.\nauthored,test,Hi?,\n"],
+    "dataset_upload": [b'[{"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi?"}, '
+                       b'{"role": "assistant", "content": "Hello."}], "source": "authored"}]',
+                       b'[{"conversations": [{"from": "human", "value": "Hi?"}, {"from": "gpt", "value": "Hello."}], "source": "other"}]',
+                       b'{"instruction": "Say hi.", "input": "", "output": "Hi.", "history": [["A?", "B."]], "source": "authored"}\n'],
     "judgments_jsonl": [b'{"prompt_id": "1", "model_a": "lima", "model_b": "gpt-4", "verdict": "a", "annotator": "x", '
                         b'"annotator_group": "crowd"}\n'],
     "judgments_csv": [b"prompt_id,model_a,model_b,verdict,annotator,annotator_group\n1,lima,bard,tie,x,author\n"],

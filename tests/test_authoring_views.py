@@ -116,3 +116,13 @@ def test_list_pages_use_the_same_number_of_queries_for_10_and_5000_examples(clie
     large = queries_for(client, reverse(url_name))
     assert small == large
     assert large <= 8
+
+
+def test_a_multi_turn_submit_error_reads_as_a_sentence_not_a_python_list(client, author):
+    item = example(user=author, turns=("Q?", "A.", "And then?"))
+    client.force_login(author)
+    response = client.post(reverse("annotation:example_submit", args=[item.pk]), form_data(item, "Q?", "A.", "And then?"))
+    body = response.content.decode()
+    assert response.status_code == 422
+    assert '<li data-field="turns">A training example ends with an assistant response.</li>' in body
+    assert "[&#x27;" not in body and "['" not in body

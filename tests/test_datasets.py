@@ -57,7 +57,7 @@ def test_a_failure_inside_the_database_write_leaves_nothing(client, researcher):
     lines[1200] = json.dumps({"conversations": ["Q?", "A."], "source": "wikihow", "title": "t" * 150})
     from annotation.datasets import services as datasets
 
-    rows = datasets.parse_upload(io.BytesIO(("\n".join(lines)).encode()), filename="x.jsonl", default_split="auto")
+    rows = datasets.parse_upload(io.BytesIO(("\n".join(lines)).encode()), filename="x.jsonl", default_split="auto").rows
     rows[1200].split = "holdout"  # bypasses parsing; the database's check constraint rejects it
     with pytest.raises(Exception):
         datasets.import_examples(rows=rows, user=researcher, status=Status.APPROVED)
@@ -73,7 +73,7 @@ def test_csv_import_and_wrong_extension(client, researcher):
     assert Example.objects.get().status == Status.SUBMITTED
     response = client.post(reverse("datasets:dataset_import"),
                            {"file": SimpleUploadedFile("x.txt", b"hello"), "default_split": "auto", "status": "approved"})
-    assert response.status_code == 422 and "expected a .jsonl or .csv file" in response.content.decode()
+    assert response.status_code == 422 and "expected a .jsonl, .json, .csv or .parquet file" in response.content.decode()
 
 
 def test_freeze_is_content_hashed_immutable_and_round_trips_through_export(client, researcher, author):

@@ -104,6 +104,31 @@ def test_exported_judgments_reimport_to_the_same_statistics(client, researcher, 
     assert again.length_bias["human"].spearman == own.length_bias["human"].spearman
 
 
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])
+def test_a_one_baseline_study_export_reimports_through_the_page_with_no_edit(client, researcher, make_user, fmt):
+    """The page promises a study's judgments file imports unchanged: with one baseline both models sit in every
+    row, so only the file's target_model column can say which is the target."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from annotation.evaluation.models import ExternalJudgmentSet
+
+    people = [make_user("annotator", username=f"solo-crowd{i}") for i in range(2)]
+    study = pairwise_study(researcher=researcher, annotators=people, prompts=4, baselines=("alpaca-65b",), name="solo",
+                           agreement_subset=2, one_prompt_per_annotator=False)
+    judge_everything(study, people, seeded_sides(3))
+    client.force_login(researcher)
+    _, text = download(client, study, "judgments", fmt)
+    response = client.post(reverse("evaluation:external_list"),
+                           {"name": "round trip", "file": SimpleUploadedFile(f"judgments.{fmt}", text.encode()), "seed": study.seed})
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    imported = ExternalJudgmentSet.objects.get(name="round trip")
+    assert (imported.target, imported.baselines) == ("lima-65b", ["alpaca-65b"])
+    assert imported.judgment_count == Judgment.objects.filter(item__study=study).count()
+    own = study_report(study, resamples=300)
+    from annotation.evaluation.selectors import external_report
+    assert figure_1(external_report(imported, resamples=300).human) == figure_1(own.human)
+
+
 def test_a_judgment_row_carries_the_full_trail(client, researcher, make_user):
     study, people = judged_study(researcher, make_user, prompts=3, with_llm=False)
     client.force_login(researcher)

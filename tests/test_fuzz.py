@@ -42,6 +42,22 @@ def test_gair_jsonl_upload_parses_or_names_the_line(lines, cut, noise):
 
 
 @FUZZ
+@given(records=st.lists(st.fixed_dictionaries({}, optional={
+    "messages": st.lists(st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system", "tool", ""]),
+                                                "content": st.one_of(st.text(max_size=8), st.none(), st.integers())}),
+                         max_size=4),
+    "conversations": st.lists(st.one_of(st.text(max_size=8), st.fixed_dictionaries({"from": st.sampled_from(["human", "gpt"]),
+                                                                                    "value": st.text(max_size=8)})), max_size=4),
+    "instruction": st.text(max_size=8), "output": st.text(max_size=8),
+    "history": st.lists(st.lists(st.text(max_size=4), max_size=3), max_size=2),
+    "source": st.sampled_from(["wikihow", "unknown", "", "authored"]),
+}), max_size=5), as_array=st.booleans(), cut=st.integers(0, 2000))
+def test_any_dataset_upload_parses_or_names_the_record(records, as_array, cut):
+    text = json.dumps(records) if as_array else "\n".join(json.dumps(record) for record in records)
+    TARGETS["dataset_upload"](text[: cut % (len(text) + 1)].encode(), "upload.json")
+
+
+@FUZZ
 @given(cells=st.lists(st.lists(st.text(max_size=20), min_size=1, max_size=6), max_size=8), noise=st.binary(max_size=6))
 def test_csv_upload_parses_or_names_the_line(cells, noise):
     import csv

@@ -59,9 +59,9 @@ def test_importing_the_same_file_twice_skips_every_duplicate_and_says_so(client,
     assert "Imported 40 examples (40 train)" in first.content.decode() and Example.objects.count() == 40
     again = upload(lima_file(40), "lima.jsonl").content.decode()
     assert Example.objects.count() == 40 and Turn.objects.count() == 80
-    assert "Nothing new" in again and "Imported 0 examples; 40 duplicates skipped (line 1: already stored as example" in again
+    assert "Nothing new" in again and "Imported 0 examples; 40 duplicates skipped (40 exact, 0 equal after normalising: line 1: already stored as example" in again
     resaved = upload(lima_file(41, crlf=True, decomposed=True), "lima-resaved.jsonl").content.decode()
-    assert "Imported 1 examples (1 train); 40 duplicates skipped" in resaved and Example.objects.count() == 41
+    assert "Imported 1 examples (1 train); 40 duplicates skipped (0 exact, 40 equal after normalising" in resaved and Example.objects.count() == 41
     FIGURES["sequential"] = "40 stored, a second upload of the file: 0 created, 40 skipped; a re-saved copy (CRLF, NFD, spaces) " \
                             "with one new row: 1 created, 40 skipped"
 

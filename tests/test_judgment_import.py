@@ -192,3 +192,15 @@ def test_csv_and_jsonl_of_the_same_rows_import_identically(entries):
         shown_left = record["model_a"] == "lima"
         expected = "tie" if record["verdict"] == "tie" else ("target" if (record["verdict"] == "a") == shown_left else "baseline")
         assert judgment.verdict == expected and judgment.target_on_left == shown_left
+
+
+def test_a_target_model_column_names_the_target_of_a_one_baseline_file():
+    """A study's own export compares one target with one baseline: both models sit in every row."""
+    rows = [row("1", "lima", "gpt-4", "a", target_model="lima"), row("2", "gpt-4", "lima", "a", target_model="lima")]
+    imported = parse_judgments(jsonl_file(*rows), fmt="jsonl")
+    assert imported.target == "lima" and [j.verdict for j in imported.judgments] == ["target", "baseline"]
+    header = HEADER + ["target_model"]
+    csv_rows = [["1", "lima", "gpt-4", "a", "x", "crowd", "gpt-4"], ["2", "gpt-4", "lima", "b", "x", "crowd", "lima"]]
+    with pytest.raises(FormatError) as caught:
+        parse_judgments(csv_file(csv_rows, header=header), fmt="csv")
+    assert messages(caught) == ["line 3, field target_model: 'lima' here, 'gpt-4' on line 2; a file has one target model (or name it)"]

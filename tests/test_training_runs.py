@@ -203,3 +203,15 @@ def test_the_run_list_costs_a_fixed_number_of_queries(client, researcher, tiny_m
     with django_assert_max_num_queries(8):
         page = client.get(reverse("training:run_list")).content.decode()
     assert page.count("listed-") == 5
+
+
+def test_the_run_page_says_how_to_judge_checkpoints_today(client, researcher, tiny_model):
+    dataset, model = train_snapshot(user=researcher), tiny_model_spec()
+    client.force_login(researcher)
+    form = {"dataset": dataset.pk, "base_model": model.pk, "name": "page-run", **QUICK, "adam_beta1": 0.9, "adam_beta2": 0.95,
+            "weight_decay": 0.1, "max_length": 2048, "residual_dropout_top": 0.3, "seed": 0, "launcher": "local",
+            "nodes": 1, "gpus_per_node": 0, "cpus_per_task": 1, "partition": "", "account": "", "qos": "", "time_limit": ""}
+    assert client.post(reverse("training:run_create"), form).status_code == 302
+    detail = client.get(reverse("training:run_detail", args=[TrainingRun.objects.get(name="page-run").pk])).content.decode()
+    assert "comes with the judging feature" not in detail
+    assert f'create a pairwise study over their dev runs on the <a href="{reverse("evaluation:study_list")}">Studies</a> page' in detail

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from annotation.datasets import lima_format
+from annotation.datasets import formats, lima_format
 
 
 def dataset_jsonl_lines(dataset) -> Iterator[str]:
@@ -20,3 +20,20 @@ def dataset_csv_lines(dataset, *, raw: bool = False) -> Iterator[str]:
     max_turns = max((len(conversations) for _, _, conversations in rows.iterator(chunk_size=500)), default=1)
     records = ((dataset.split, source, refusal, conversations) for refusal, source, conversations in rows.iterator(chunk_size=500))
     return lima_format.csv_lines(records, max_turns, raw=raw)
+
+
+def _export_rows(dataset) -> Iterator[formats.ExportRow]:
+    rows = dataset.rows.order_by("position").values_list("conversations", "source", "is_refusal")
+    for conversations, source, refusal in rows.iterator(chunk_size=500):
+        yield formats.ExportRow(split=dataset.split, source=source, is_refusal=refusal, conversations=conversations)
+
+
+def dataset_chunks(dataset, *, shape: str, container: str) -> Iterator[str]:
+    """The snapshot in another record shape (messages, ShareGPT, Alpaca, GAIR/lima), as JSONL or a JSON array, streamed."""
+    if container == formats.JSONL:
+        return formats.jsonl_chunks(_export_rows(dataset), shape)
+    return formats.json_array_chunks(_export_rows(dataset), shape)
+
+
+def dataset_parquet(dataset) -> bytes:
+    return formats.parquet_bytes(_export_rows(dataset))

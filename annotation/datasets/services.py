@@ -11,11 +11,12 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from annotation.datasets import lima_format
+from annotation.datasets import formats, lima_format
 from annotation.datasets.attribution import attribution_of
 from annotation.models import Example, ExampleRevision, Role, Status, Turn, conversation_hash
 from annotation.datasets.models import Dataset, DatasetRow
 from annotation.input_limits import InputLimits
+from annotation.services.contamination import contamination_report, matches_touching
 
 IMPORT_BATCH = 500
 # Key of the PostgreSQL advisory lock that example imports hold for their transaction (any constant
@@ -25,16 +26,20 @@ IMPORT_LOCK_KEY = 0x6C696D61
 
 @dataclass(frozen=True)
 class DuplicateRow:
-    """A row left out because its conversation is already stored (`example_id`) or came earlier in the file (`first_line`)."""
+    """A row left out because its conversation is already stored (`example_id`) or came earlier in the file
+    (`first_line`); `exact` when the texts are identical, not only equal after normalisation."""
 
     line: int
     example_id: int | None = None
     first_line: int | None = None
+    exact: bool = True
+    unit: str = "line"
 
     def __str__(self) -> str:
+        how = "" if self.exact else " after normalising whitespace and Unicode"
         if self.example_id is not None:
-            return f"line {self.line}: already stored as example {self.example_id}"
-        return f"line {self.line}: same conversation as line {self.first_line}"
+            return f"{self.unit} {self.line}: already stored as example {self.example_id}{how}"
+        return f"{self.unit} {self.line}: same conversation as {self.unit} {self.first_line}{how}"
 
 
 @dataclass(frozen=True)
@@ -48,21 +53,20 @@ class ImportResult:
         counts = ", ".join(f"{n} {split}" for split, n in sorted(self.by_split.items()))
         text = f"Imported {self.created} examples" + (f" ({counts})" if counts else "")
         if self.duplicates:
+            exact = sum(duplicate.exact for duplicate in self.duplicates)
+            kinds = f"{exact} exact, {len(self.duplicates) - exact} equal after normalising"
             shown = "; ".join(str(duplicate) for duplicate in self.duplicates[:5])
             more = f"; and {len(self.duplicates) - 5} more" if len(self.duplicates) > 5 else ""
-            text += f"; {len(self.duplicates)} duplicates skipped ({shown}{more})"
+            text += f"; {len(self.duplicates)} duplicates skipped ({kinds}: {shown}{more})"
         return text
 
 
-def parse_upload(stream: IO[bytes], *, filename: str, default_split: str) -> list[lima_format.ParsedRow]:
-    """Parse by file extension; raises lima_format.FormatError with line numbers on any bad row."""
-    name = filename.lower()
-    limits = InputLimits.from_settings()
-    if name.endswith(".csv"):
-        return lima_format.parse_csv(stream, default_split=default_split, limits=limits)
-    if name.endswith((".jsonl", ".json", ".ndjson")):
-        return lima_format.parse_jsonl(stream, default_split=default_split, limits=limits)
-    raise lima_format.FormatError([lima_format.RowError(0, "file", f"{filename!r}: expected a .jsonl or .csv file")])
+def parse_upload(stream: IO[bytes], *, filename: str, default_split: str,
+                 sources: lima_format.SourcePolicy = lima_format.SourcePolicy()) -> formats.ParsedFile:
+    """Detect the file's container and record shape (formats.py) and parse every row; raises
+    lima_format.FormatError naming each bad line, record or row."""
+    return formats.read_dataset(stream, filename=filename, default_split=default_split, sources=sources,
+                                limits=InputLimits.from_settings())
 
 
 def _lock_example_imports() -> None:
@@ -74,6 +78,17 @@ def _lock_example_imports() -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORT_LOCK_KEY])
 
 
+def _stored_texts(example_ids: set[int]) -> dict[int, list[str]]:
+    texts: dict[int, list[str]] = {pk: [] for pk in example_ids}
+    ordered = sorted(example_ids)
+    for start in range(0, len(ordered), IMPORT_BATCH):
+        turns = (Turn.objects.filter(example_id__in=ordered[start:start + IMPORT_BATCH])
+                 .order_by("example_id", "position").values_list("example_id", "text"))
+        for example_id, text in turns:
+            texts[example_id].append(text)
+    return texts
+
+
 def _new_rows(rows: list[lima_format.ParsedRow]) -> tuple[list[tuple[lima_format.ParsedRow, str]], list[DuplicateRow]]:
     """Rows whose normalised conversation is neither stored nor earlier in the file, with their hashes; and the rest."""
     hashes = [conversation_hash(row.conversations) for row in rows]
@@ -82,16 +97,19 @@ def _new_rows(rows: list[lima_format.ParsedRow]) -> tuple[list[tuple[lima_format
     for start in range(0, len(unique), IMPORT_BATCH):
         stored.update(Example.objects.filter(content_hash__in=unique[start:start + IMPORT_BATCH])
                       .order_by("-pk").values_list("content_hash", "pk"))
+    stored_texts = _stored_texts({stored[digest] for digest in hashes if digest in stored})
     fresh: list[tuple[lima_format.ParsedRow, str]] = []
     duplicates: list[DuplicateRow] = []
-    first_line: dict[str, int] = {}
+    first: dict[str, lima_format.ParsedRow] = {}
     for row, digest in zip(rows, hashes):
         if digest in stored:
-            duplicates.append(DuplicateRow(line=row.line, example_id=stored[digest]))
-        elif digest in first_line:
-            duplicates.append(DuplicateRow(line=row.line, first_line=first_line[digest]))
+            duplicates.append(DuplicateRow(line=row.line, example_id=stored[digest], unit=row.unit,
+                                           exact=stored_texts[stored[digest]] == row.conversations))
+        elif digest in first:
+            duplicates.append(DuplicateRow(line=row.line, first_line=first[digest].line, unit=row.unit,
+                                           exact=first[digest].conversations == row.conversations))
         else:
-            first_line[digest] = row.line
+            first[digest] = row
             fresh.append((row, digest))
     return fresh, duplicates
 
@@ -116,7 +134,7 @@ def import_examples(*, rows: list[lima_format.ParsedRow], user, status: str, aut
                 Example(
                     split=row.split, source=row.source, status=status, is_refusal=row.is_refusal,
                     is_multi_turn=len(row.conversations) > 2, title=row.title, created_by=user, text_edited_by=user,
-                    author_group=author_group, provenance={**(provenance or {}), "line": row.line}, content_hash=digest,
+                    author_group=author_group, provenance={**(provenance or {}), **row.provenance, "line": row.line}, content_hash=digest,
                     reviewed_by=user if status == Status.APPROVED else None,
                     reviewed_at=now if status == Status.APPROVED else None,
                 )
@@ -150,9 +168,24 @@ def _conversations(examples) -> list[tuple[Example, list[str]]]:
     return [(example, [turn.text for turn in example.turns.all()]) for example in examples]
 
 
-def freeze_dataset(*, name: str, split: str, user, description: str = "", example_ids: list[int] | None = None) -> Dataset:
+def contamination_problem(matches: list, *, split: str) -> str:
+    """What a researcher reads before freezing a snapshot that shares prompts across train and dev/test."""
+    shown = "; ".join(
+        f"{m.evaluated.split} example {m.evaluated.example_id} ~ train example {m.training.example_id} ({m.kind}"
+        + (f", {m.similarity:.2f}" if m.kind == "near" else "") + ")" for m in matches[:5])
+    more = f"; and {len(matches) - 5} more" if len(matches) > 5 else ""
+    other = "dev/test" if split == "train" else "training"
+    return (f"{len(matches)} prompt pair(s) of this {split} snapshot duplicate {other} prompts: {shown}{more}. "
+            "Fix them, or tick the box to freeze anyway.")
+
+
+def freeze_dataset(*, name: str, split: str, user, description: str = "", accept_contamination: bool = False,
+                   example_ids: list[int] | None = None) -> Dataset:
     """Snapshot every approved example of a split (or exactly `example_ids` of it, whatever their status: an
-    ablation's variant chooses its own rows); the hash covers the exact GAIR/lima JSONL bytes."""
+    ablation's variant chooses its own rows); the hash covers the exact GAIR/lima JSONL bytes.
+
+    Unless `accept_contamination`, a snapshot whose prompts duplicate prompts across train and dev/test (exact,
+    normalised or MinHash near duplicates, annotation.contamination) is refused with the pairs."""
     if Dataset.objects.filter(name=name).exists():
         raise ValidationError({"name": f"a dataset named {name!r} already exists; snapshots are immutable"})
     with transaction.atomic():
@@ -163,6 +196,10 @@ def freeze_dataset(*, name: str, split: str, user, description: str = "", exampl
         rows = _conversations(examples)
         if not rows:
             raise ValidationError({"split": f"there are no approved {split} examples to freeze"})
+        if not accept_contamination:
+            touching = matches_touching(contamination_report(), {example.pk for example, _ in rows})
+            if touching:
+                raise ValidationError({"accept_contamination": contamination_problem(touching, split=split)})
         digest = hashlib.sha256()
         for example, conversations in rows:
             digest.update(lima_format.dumps_jsonl_row(conversations=conversations, source=example.source).encode())

@@ -11,6 +11,6 @@ urlpatterns = [
     path("datasets/import/", views.dataset_import, name="dataset_import"),
     path("datasets/freeze/", views.dataset_freeze, name="dataset_freeze"),
     path("datasets/<int:pk>/", views.dataset_detail, name="dataset_detail"),
-    re_path(r"^datasets/(?P<pk>[0-9]+)/export\.(?P<fmt>jsonl|csv)$", views.dataset_export, name="dataset_export"),
+    re_path(r"^datasets/(?P<pk>[0-9]+)/export\.(?P<fmt>jsonl|csv|json|parquet|messages\.jsonl|sharegpt\.json|alpaca\.json)$", views.dataset_export, name="dataset_export"),
     path("datasets/<int:pk>/attribution.csv", views.dataset_attribution, name="dataset_attribution"),
 ]

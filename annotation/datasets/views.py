@@ -6,15 +6,15 @@ import time
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from annotation.datasets import lima_format, selectors
+from annotation.datasets import formats, lima_format, selectors
 from annotation.datasets import services
 from annotation.datasets.attribution import attribution_csv_lines
 from annotation.datasets.csv_cells import raw_requested
-from annotation.datasets.forms import FreezeForm, ImportForm
+from annotation.datasets.forms import FreezeForm, ImportForm, source_policy
 from annotation.datasets.models import Dataset
 from lima_site.forms import copy_errors_to_form
 from lima_site.roles import role_required
@@ -43,13 +43,16 @@ def dataset_import(request):
     upload = form.cleaned_data["file"]
     started = time.perf_counter()
     try:
-        rows = services.parse_upload(upload, filename=upload.name, default_split=form.cleaned_data["default_split"])
+        parsed = services.parse_upload(upload, filename=upload.name, default_split=form.cleaned_data["default_split"],
+                                       sources=source_policy(form.cleaned_data))
         result = services.import_examples(
-            rows=rows, user=request.user, status=form.cleaned_data["status"], provenance={"file": upload.name}
+            rows=parsed.rows, user=request.user, status=form.cleaned_data["status"],
+            provenance={"file": upload.name, "format": parsed.description},
         )
     except lima_format.FormatError as error:
         return _list(request, import_form=form, import_errors=error, status=422)
-    report = f"{result.summary()} from {upload.name} in {time.perf_counter() - started:.1f} s."
+    report = (f"Read {upload.name} as {parsed.description}. {result.summary()} "
+              f"in {time.perf_counter() - started:.1f} s.")
     if result.created:
         messages.success(request, report)
     else:
@@ -81,13 +84,22 @@ def dataset_detail(request, pk: int):
 
 @role_required("manage_datasets")
 def dataset_export(request, pk: int, fmt: str):
+    """GAIR/lima JSONL and CSV as before; the other formats of formats.EXPORTS (JSON array, messages, ShareGPT,
+    Alpaca, Parquet), each a file `datasets.load_dataset` reads as it is."""
     dataset = get_object_or_404(Dataset, pk=pk)
-    if fmt == "jsonl":
-        lines, content_type = selectors.dataset_jsonl_lines(dataset), "application/jsonl; charset=utf-8"
+    filename = f"{dataset.name}.{fmt}"
+    if fmt == "csv":
+        lines = selectors.dataset_csv_lines(dataset, raw=raw_requested(request.GET))
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    elif fmt == "jsonl":
+        response = StreamingHttpResponse(selectors.dataset_jsonl_lines(dataset), content_type="application/jsonl; charset=utf-8")
+    elif fmt == "parquet":
+        response = HttpResponse(selectors.dataset_parquet(dataset), content_type=formats.EXPORTS[fmt][2])
     else:
-        lines, content_type = selectors.dataset_csv_lines(dataset, raw=raw_requested(request.GET)), "text/csv; charset=utf-8"
-    response = StreamingHttpResponse(lines, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="{dataset.name}.{fmt}"'
+        shape, container, content_type = formats.EXPORTS[fmt]
+        response = StreamingHttpResponse(selectors.dataset_chunks(dataset, shape=shape, container=container),
+                                         content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 

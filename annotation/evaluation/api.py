@@ -201,7 +201,7 @@ class ExternalJudgmentUploadSerializer(serializers.Serializer):
 
 
 class RowErrorSerializer(serializers.Serializer):
-    line = serializers.IntegerField()
+    line = serializers.IntegerField(allow_null=True, help_text="null when the problem is the whole file")
     field = serializers.CharField(allow_blank=True)
     message = serializers.CharField()
 

@@ -13,11 +13,13 @@ annotator          yes       who judged (a pseudonym is fine)
 annotator_group    yes       e.g. ``author``, ``crowd``, ``llm``
 length_a           no        length of response A (a whole number, any unit used consistently)
 length_b           no        length of response B
+target_model       no        the model under study (a study's own export names it in every row)
 =================  ========  ===========================================================
 
 Other columns are ignored. One of the two models is the *target* (the model under study, LIMA
-in the paper), the other its baseline. Pass `target=`; without it the target is the one model
-that appears in every row, and the file is rejected when that is ambiguous.
+in the paper), the other its baseline. Pass `target=`; without it the target is the model the
+`target_model` column names (one name in every row that has one), else the one model that appears
+in every row, and the file is rejected when that is ambiguous.
 
 An item is the prompt with its unordered pair of models, so the same comparison shown in
 either order is one item. Every problem is reported with its line number and nothing is
@@ -59,6 +61,7 @@ class _Row:
     group: str
     length_a: int | None
     length_b: int | None
+    target_model: str | None = None
 
 
 class _Errors:
@@ -133,14 +136,32 @@ def _validate(record: dict[str, Any], *, line: int, errors: _Errors) -> _Row | N
         side = _side(values["verdict"], values["model_a"], values["model_b"], line=line, errors=errors)
     if len(errors.errors) > start or side is None:
         return None
+    named = record.get("target_model")
     return _Row(
         line=line, prompt_id=values["prompt_id"], model_a=values["model_a"], model_b=values["model_b"], side=side,
         annotator=values["annotator"], group=values["annotator_group"], length_a=lengths["length_a"],
-        length_b=lengths["length_b"],
+        length_b=lengths["length_b"], target_model=named.strip() if isinstance(named, str) and named.strip() else None,
     )
 
 
+def _named_target(rows: list[_Row], errors: _Errors) -> str | None:
+    """The model a target_model column names, when every row that has one names the same model."""
+    first: _Row | None = None
+    for row in rows:
+        if row.target_model is None:
+            continue
+        if first is None:
+            first = row
+        elif row.target_model != first.target_model:
+            errors.add(row.line, "target_model", f"{row.target_model!r} here, {first.target_model!r} on line {first.line}; "
+                                                 "a file has one target model (or name it)")
+            return None
+    return first.target_model if first else None
+
+
 def _infer_target(rows: list[_Row], errors: _Errors) -> str | None:
+    if any(row.target_model for row in rows):
+        return _named_target(rows, errors)
     common = {rows[0].model_a, rows[0].model_b}
     for row in rows[1:]:
         common &= {row.model_a, row.model_b}

@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from annotation.evaluation.views import judging, results, studies
+from annotation.evaluation.views import deletion, judging, results, studies
 
 app_name = "evaluation"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("judge/<uuid:study_id>/undo/", judging.judge_undo, name="judge_undo"),
     path("studies/", studies.study_list, name="study_list"),
     path("studies/<int:pk>/", studies.study_detail, name="study_detail"),
+    path("studies/<int:pk>/delete/", deletion.study_delete, name="study_delete"),
     re_path(r"^studies/(?P<pk>[0-9]+)/(?P<action>open|close)/$", studies.study_state, name="study_state"),
     path("studies/<int:pk>/llm-judge/", studies.study_llm_judge, name="study_llm_judge"),
     path("studies/<int:pk>/annotators/<int:user_pk>/exclusion/", studies.study_exclusion, name="study_exclusion"),

@@ -96,9 +96,14 @@ def _record(example: Example, *, action: str, user, turns, comment: str = "") ->
 
 
 def create_example(*, user, split: str, source: str, author_group: str = "", is_refusal: bool = False,
-                   title: str = "", turns: list[TurnInput] | None = None) -> Example:
+                   title: str = "", turns: list[TurnInput] | None = None, reuse_untouched: bool = False) -> Example:
+    """A new draft; with `reuse_untouched`, the user's empty draft of the same split and source if there is one
+    (a double click, or "New example" clicked again, does not leave empty drafts behind)."""
     turns = turns if turns is not None else default_turns(split)
     with transaction.atomic():
+        if reuse_untouched and not title and not any(turn.text.strip() for turn in turns):
+            if (existing := untouched_draft(user=user, split=split, source=source)) is not None:
+                return existing
         example = Example.objects.create(
             split=split, source=source, author_group=author_group, is_refusal=is_refusal, title=title,
             created_by=user, text_edited_by=user, status=Status.DRAFT, is_multi_turn=_is_multi_turn(turns),
@@ -213,9 +218,27 @@ def review_example(*, example_id: int, reviewer, expected_version: int, approve:
     return example
 
 
+def draft_deletion_refusal(example: Example, user) -> str | None:
+    """Why this example may not be deleted by this user, or None: only one's own drafts go (anything submitted
+    has a reviewer's work on it, anything approved may sit in a snapshot)."""
+    if example.created_by_id != user.pk:
+        return "only the author of a draft can delete it."
+    if example.status != Status.DRAFT:
+        return f"it is {example.get_status_display().lower()}, and only drafts can be deleted."
+    return None
+
+
 def delete_draft(*, example_id: int, user) -> None:
     with transaction.atomic():
         example = Example.objects.select_for_update().get(pk=example_id)
-        if example.created_by_id != user.pk or example.status != Status.DRAFT:
-            raise PermissionDenied("only your own drafts can be deleted")
+        if (refusal := draft_deletion_refusal(example, user)) is not None:
+            raise PermissionDenied(refusal)
         example.delete()
+
+
+def untouched_draft(*, user, split: str, source: str) -> Example | None:
+    """The user's newest draft of this split and source that nobody has written in yet (still at version 1 with
+    empty turns): "New example" opens it again instead of piling up empty drafts."""
+    candidates = (Example.objects.filter(created_by=user, split=split, source=source, status=Status.DRAFT, version=1)
+                  .exclude(turns__text__regex=r"\S").order_by("-pk"))
+    return candidates.first()

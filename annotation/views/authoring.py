@@ -31,16 +31,19 @@ def example_list(request):
     return render(request, "annotation/example_list.html", {"page": page, "new_form": new_form})
 
 
-@require_POST
 @role_required("author_examples")
 def example_create(request):
-    form = NewExampleForm(request.POST, splits=selectors.writable_splits(request.user))
+    """GET (a bookmarked or typed link) goes to the list, where split and source are chosen, and creates nothing; POST opens a
+    draft, reusing the author's untouched one of the same split and source."""
+    form = NewExampleForm(request.POST or None, splits=selectors.writable_splits(request.user))
+    if request.method != "POST":
+        return redirect("annotation:example_list")
     if not form.is_valid():
         messages.error(request, "Choose a split and a source you may write for.")
         return redirect("annotation:example_list")
     example = services.create_example(
         user=request.user, split=form.cleaned_data["split"], source=form.cleaned_data["source"],
-        author_group=selectors.author_group(request.user),
+        author_group=selectors.author_group(request.user), reuse_untouched=True,
     )
     return redirect("annotation:example_edit", pk=example.pk)
 
@@ -174,7 +177,9 @@ def example_submit(request, pk: int):
             edit_session=_edit_session(request),
         )
     except ValidationError as exc:
-        return _render_editor(request, example, draft, errors=exc.message_dict, status=422)
+        # message_dict holds a list per field: the editor shows each field's messages as one sentence, never a list.
+        return _render_editor(request, example, draft, errors={name: " ".join(texts) for name, texts in
+                                                                exc.message_dict.items()}, status=422)
     except EditConflict as conflict:
         return _render_editor(request, example, draft, conflict=conflict, status=409)
     messages.success(request, f"“{example.label}” was submitted for review.")
@@ -182,13 +187,21 @@ def example_submit(request, pk: int):
     return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
 
 
-@require_POST
 @role_required("author_examples")
 def example_delete(request, pk: int):
+    """GET asks for confirmation (or says why not); POST deletes the author's own draft."""
     example = get_object_or_404(Example, pk=pk, created_by=request.user)
-    services.delete_draft(example_id=example.pk, user=request.user)
-    messages.success(request, "Draft deleted.")
-    return HttpResponseClientRedirect(reverse("annotation:example_list")) if request.htmx else redirect("annotation:example_list")
+    refusal = services.draft_deletion_refusal(example, request.user)
+    if request.method == "POST" and refusal is None:
+        services.delete_draft(example_id=example.pk, user=request.user)
+        messages.success(request, f"Draft “{example.label}” deleted.")
+        target = reverse("annotation:example_list")
+        return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+    return render(request, "confirm_delete.html", {
+        "kind": "draft", "label": example.label, "refusal": refusal,
+        "consequence": f"The draft and its {example.turns.count()} turn(s) and history are removed.",
+        "cancel_url": reverse("annotation:example_edit", args=[example.pk]),
+    }, status=409 if refusal and request.method == "POST" else 200)
 
 
 @role_required("edit_examples")

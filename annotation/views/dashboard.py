@@ -9,14 +9,20 @@ from django.views.decorators.http import require_POST
 from annotation import selectors
 from annotation.forms import QuotaForm
 from annotation.models import Quota
+from annotation.services.contamination import contamination_report
 from lima_site.roles import can, role_required
 
 
 @role_required("view_quotas")
 def dashboard(request):
     context = {"dashboard": selectors.quota_dashboard(), "can_edit": can(request.user, "edit_quotas")}
-    template = "annotation/partials/quota_table.html" if request.htmx else "annotation/dashboard.html"
-    return render(request, template, context)
+    if request.htmx:
+        return render(request, "annotation/partials/quota_table.html", context)
+    # The full page only: the 5-second poll refreshes the counts, not this report (cached per state of the examples).
+    # Researchers only: it quotes test prompts, which group A authors must never see.
+    if can(request.user, "manage_datasets"):
+        context["contamination"] = contamination_report()
+    return render(request, "annotation/dashboard.html", context)
 
 
 @require_POST

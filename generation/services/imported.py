@@ -54,7 +54,7 @@ def _parse(stream: IO[bytes]) -> list[tuple[int, dict]]:
 
 def import_responses(*, model: ModelSpec, dataset: Dataset, stream: IO[bytes], user) -> ImportedRun:
     if model.backend != Backend.IMPORTED:
-        raise FormatError([RowError(0, "model", f"{model.name} is not an imported model")])
+        raise FormatError([RowError(None, "model", f"{model.name} is not an imported model")])
     records = _parse(stream)
     rows = list(dataset.rows.all())
     by_example = {row.example_id: row for row in rows if row.example_id}

@@ -21,3 +21,16 @@ htmx.onLoad(function (root) {
     bar.style.width = percent + "%";
   }
 });
+
+// The quota table refreshes every 5 seconds; a target being typed (focused, or changed and not yet set) would be
+// wiped by the swap, so the refresh waits until the researcher sets it or leaves it as it was.
+document.addEventListener("htmx:beforeRequest", function (event) {
+  const table = event.detail.elt;
+  if (!table || table.id !== "quota-table" || event.detail.requestConfig.verb !== "get") return;
+  for (const input of table.querySelectorAll("input.target-input")) {
+    if (input === document.activeElement || input.value !== input.defaultValue) {
+      event.preventDefault();
+      return;
+    }
+  }
+});

@@ -23,7 +23,7 @@ def judgment_format(filename: str) -> str:
         return "csv"
     if name.endswith((".jsonl", ".ndjson")):
         return "jsonl"
-    raise FormatError([RowError(0, "file", f"{filename!r}: expected a .csv or .jsonl file")])
+    raise FormatError([RowError(None, "file", f"{filename!r}: expected a .csv or .jsonl file")])
 
 
 class _HashingReader:
