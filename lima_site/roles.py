@@ -33,6 +33,12 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Blind judging: annotators judge; researchers set studies up (and never judge blind themselves).
     "judge": frozenset({ANNOTATOR}),
     "manage_studies": frozenset({RESEARCHER}),
+    # The team: invite and create authors and annotators, set their groups and pools, deactivate them, see their work.
+    "manage_people": frozenset({RESEARCHER}),
+    # Every example of every split, searched and filtered, with bulk review.
+    "browse_examples": frozenset({RESEARCHER}),
+    # What the Celery queues and the app's long jobs are doing.
+    "view_jobs": frozenset({RESEARCHER}),
 }
 
 
@@ -106,6 +112,7 @@ NAVIGATION = (
     NavEntry("Training", "training:run_list", "train"),
     NavEntry("Judging", "evaluation:judge_home", "judge"),
     NavEntry("Studies", "evaluation:study_list", "manage_studies"),
+    NavEntry("Jobs", "team:jobs", "view_jobs"),
 )
 
 
