@@ -112,6 +112,7 @@ NAVIGATION = (
     NavEntry("Training", "training:run_list", "train"),
     NavEntry("Judging", "evaluation:judge_home", "judge"),
     NavEntry("Studies", "evaluation:study_list", "manage_studies"),
+    NavEntry("Examples", "annotation:example_browse", "browse_examples"),
     NavEntry("People", "team:people", "manage_people"),
     NavEntry("Jobs", "team:jobs", "view_jobs"),
 )

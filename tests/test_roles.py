@@ -13,7 +13,7 @@ def test_navigation_shows_each_role_only_what_it_may_use(client, author, annotat
     expectations = {
         author: {"My examples", "Review", "Quotas"},
         annotator: {"Judging"},
-        researcher: {"Review", "Quotas", "Datasets", "Models", "Generation", "Curation", "Training", "Studies", "People", "Jobs"},
+        researcher: {"Review", "Quotas", "Datasets", "Models", "Generation", "Curation", "Training", "Studies", "Examples", "People", "Jobs"},
     }
     for user, labels in expectations.items():
         client.force_login(user)
