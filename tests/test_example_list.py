@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 
 import pytest
 from django.db import connection
@@ -80,7 +81,8 @@ def test_bulk_approve_is_all_or_nothing_and_keeps_four_eyes(client, researcher, 
     data = {"decision": "approve", "pick": [f"{e.pk}:{e.version}" for e in [*theirs, mine]], "comment": ""}
     response = client.post(reverse("annotation:example_bulk_review"), data)
     assert response.status_code == 422
-    assert f"#{mine.pk}" in response.content.decode() and "your own example" in response.content.decode()
+    refusals = re.findall(r'<li data-example="(\d+)">(.*?)</li>', response.content.decode())
+    assert [(int(pk), "you cannot review it (your own example" in text) for pk, text in refusals] == [(mine.pk, True)]
     assert set(Example.objects.filter(pk__in=[e.pk for e in theirs]).values_list("status", flat=True)) == {Status.SUBMITTED}
     data["pick"] = data["pick"][:3]
     assert client.post(reverse("annotation:example_bulk_review"), data).status_code == 302
