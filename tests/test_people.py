@@ -178,3 +178,16 @@ def test_workloads_show_per_person_and_the_list_costs_the_same_for_more_people(c
             actor=researcher)
         example(user=user, status=Status.SUBMITTED, turns=(f"Prompt {i}?", "Answer."))
     assert queries() == before
+
+
+def test_a_bad_edit_names_the_field_and_changes_nothing(client, researcher, make_user):
+    author = make_user("author", group="A", username="author-kept")
+    client.force_login(researcher)
+    for data, message in (({"roles": [], "author_group": "A"}, "This field is required"),
+                          ({"roles": ["author"], "author_group": ""}, "group A"),
+                          ({"roles": ["author"], "author_group": "A", "pools": "crowd"}, "pools and studies are for annotators"),
+                          ({"roles": ["author"], "author_group": "A", "email": "not-an-email"}, "valid email")):
+        response = client.post(reverse("team:person_detail", args=[author.pk]), data)
+        assert response.status_code == 422 and message in response.content.decode(), data
+    assert set(author.groups.values_list("name", flat=True)) == {"author"}
+    assert AuthorProfile.objects.get(user=author).group == "A"
