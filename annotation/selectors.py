@@ -213,3 +213,85 @@ def candidate_facets() -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
         if row["community"]
     ]
     return sources, communities
+
+
+# --- every example, for researchers ------------------------------------------------------------
+
+YES_NO = ("yes", "no")
+
+
+@dataclass(frozen=True)
+class ExampleFilters:
+    """The example list's filters, as a researcher sets them in the page's form (unknown values are ignored)."""
+
+    q: str = ""
+    split: str = ""
+    source: str = ""
+    status: str = ""
+    author: str = ""  # a username, or "import" for imported rows (no author)
+    refusal: str = ""  # "yes", "no" or "" (either)
+    multi_turn: str = ""
+
+    @classmethod
+    def from_query(cls, data) -> "ExampleFilters":
+        def pick(name: str, allowed) -> str:
+            value = data.get(name, "")
+            return value if value in allowed else ""
+
+        return cls(
+            q=" ".join(data.get("q", "").split())[:200], split=pick("split", [key for key, _ in paper.SPLITS]),
+            source=pick("source", paper.SOURCE_KEYS), status=pick("status", Status.values), author=data.get("author", "").strip()[:150],
+            refusal=pick("refusal", YES_NO), multi_turn=pick("multi_turn", YES_NO),
+        )
+
+    def as_query(self) -> dict[str, str]:
+        return {key: value for key, value in self.__dict__.items() if value}
+
+
+def _text_search(examples: QuerySet[Example], q: str) -> QuerySet[Example]:
+    """Full-text search (PostgreSQL: English stemming, web-search syntax: "quoted phrases", -excluded, or) over the
+    turns and the title; elsewhere (the embedded SQLite) a case-insensitive substring match."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        from django.contrib.postgres.aggregates import StringAgg
+        from django.contrib.postgres.search import SearchQuery, SearchVector
+
+        # One document per example (its title and every turn), so "pack -hiking" excludes an example whose prompt
+        # says hiking even when its answer does not.
+        query = SearchQuery(q, config="english", search_type="websearch")
+        matching = (Example.objects.order_by().values("pk")
+                    .annotate(document=SearchVector("title", StringAgg("turns__text", delimiter="\n"), config="english"))
+                    .filter(document=query).values("pk"))
+        return examples.filter(pk__in=matching)
+    return examples.filter(Q(pk__in=Turn.objects.filter(text__icontains=q).values("example_id")) | Q(title__icontains=q))
+
+
+def search_examples(user, filters: ExampleFilters) -> QuerySet[Example]:
+    """The researcher's example list: every example they may see but the uncurated candidates (curation has those),
+    filtered, newest change first. Each row's prompt preview and turn count are subqueries, so a page costs the
+    same queries for 100 examples or 100,000."""
+    examples = visible_examples(user)
+    examples = examples.filter(status=filters.status) if filters.status else examples.exclude(status=Status.CANDIDATE)
+    for name in ("split", "source"):
+        if getattr(filters, name):
+            examples = examples.filter(**{name: getattr(filters, name)})
+    if filters.author == "import":
+        examples = examples.filter(created_by__isnull=True)
+    elif filters.author:
+        examples = examples.filter(created_by__username=filters.author)
+    if filters.refusal:
+        examples = examples.filter(is_refusal=filters.refusal == "yes")
+    if filters.multi_turn:
+        examples = examples.filter(is_multi_turn=filters.multi_turn == "yes")
+    if filters.q:
+        examples = _text_search(examples, filters.q)
+    return with_prompt_preview(examples).select_related("created_by", "text_edited_by", "reviewed_by").order_by("-updated_at", "-id")
+
+
+def next_in_review_queue(user, *, after: Example | None = None, split: str = "", source: str = "") -> Example | None:
+    """The next example this reviewer can act on (oldest first), skipping the one just decided."""
+    queue = review_queue(user, split=split, source=source)
+    if after is not None:
+        queue = queue.exclude(pk=after.pk)
+    return queue.first()

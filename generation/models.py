@@ -10,6 +10,7 @@ from django.db.models import Q
 from tokenization.chat import CHAT_TEMPLATE
 from generation import registration
 from generation.decoding import LIMA_DECODING, Decoding
+from lima_site import queues
 
 
 class Backend(models.TextChoices):
@@ -45,8 +46,13 @@ class ModelSpec(models.Model):
 
     @property
     def queue(self) -> str:
-        """The Celery queue whose workers can run this model: vLLM needs a GPU worker (the `gpu` queue)."""
-        return "gpu" if self.backend == Backend.VLLM else "celery"
+        """The Celery queue for this model's generation chunks: vLLM needs a GPU worker (lima_site/queues.py)."""
+        return queues.for_model(self.backend)
+
+    @property
+    def judge_queue(self) -> str:
+        """The queue for this model's LLM-judge chunks: apart from generation, so a judge never waits behind a long run."""
+        return queues.for_model(self.backend, judging=True)
 
     def __str__(self) -> str:
         return self.name

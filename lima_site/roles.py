@@ -33,6 +33,12 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Blind judging: annotators judge; researchers set studies up (and never judge blind themselves).
     "judge": frozenset({ANNOTATOR}),
     "manage_studies": frozenset({RESEARCHER}),
+    # The team: invite and create authors and annotators, set their groups and pools, deactivate them, see their work.
+    "manage_people": frozenset({RESEARCHER}),
+    # Every example of every split, searched and filtered, with bulk review.
+    "browse_examples": frozenset({RESEARCHER}),
+    # What the Celery queues and the app's long jobs are doing.
+    "view_jobs": frozenset({RESEARCHER}),
 }
 
 
@@ -109,6 +115,9 @@ NAVIGATION = (
     NavEntry("Studies", "evaluation:study_list", "manage_studies"),
     NavEntry("Conversations", "conversations:converse_home", "judge"),
     NavEntry("Multi-turn", "conversations:study_list", "manage_studies"),
+    NavEntry("Examples", "annotation:example_browse", "browse_examples"),
+    NavEntry("People", "team:people", "manage_people"),
+    NavEntry("Jobs", "team:jobs", "view_jobs"),
 )
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import environ
 from csp import constants as csp_constants
+from lima_site import queues as lima_queues
 
 
 class RecordingEnv(environ.Env):
@@ -238,7 +239,10 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Runs on vLLM models are sent to the `gpu` queue explicitly (generation.services.runs.enqueue_missing).
+# One queue per kind of work (lima_site/queues.py): generation and LLM-judge chunks are sent to their model's
+# queue explicitly (`gpu` for vLLM); other tasks are routed here; the rest go to the default `celery` queue.
+CELERY_TASK_DEFAULT_QUEUE = lima_queues.DEFAULT
+CELERY_TASK_ROUTES = lima_queues.TASK_ROUTES
 CELERY_BROKER_TRANSPORT_OPTIONS = (
     # Redis: an unacknowledged task (its worker was killed) goes back to the queue after this many
     # seconds. (The SQLAlchemy transport passes its options to create_engine, so none there.)
@@ -271,6 +275,9 @@ LIMA_MAX_DECOMPRESSION_RATIO = env.int("LIMA_MAX_DECOMPRESSION_RATIO", default=1
 LIMA_MAX_XML_ELEMENTS = env.int("LIMA_MAX_XML_ELEMENTS", default=200_000_000)
 # An import job whose progress has not moved for this long (its worker died or hangs) is marked failed.
 LIMA_IMPORT_STALE_SECONDS = env.int("LIMA_IMPORT_STALE_SECONDS", default=30 * 60)
+# The jobs page (/jobs/) calls a running generation, judge, import or training run stuck after this many minutes
+# without progress (a new response or verdict, an import heartbeat, a Slurm poll).
+LIMA_JOB_STUCK_MINUTES = env.int("LIMA_JOB_STUCK_MINUTES", default=10)
 # vLLM workers shard a model across this many GPUs of their host.
 LIMA_VLLM_TENSOR_PARALLEL_SIZE = env.int("LIMA_VLLM_TENSOR_PARALLEL_SIZE", default=1)
 

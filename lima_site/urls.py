@@ -24,4 +24,5 @@ urlpatterns = [
     path("", include("generation.urls")),
     path("", include("training.urls")),
     path("", include("lima_site.orchestration.urls_experiments")),
+    path("", include("lima_site.orchestration.urls_team")),
 ]

@@ -4,7 +4,7 @@ set -euo pipefail
 PY=${PY:-.venv/bin/python}
 HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
-"$PY" -m celery -A lima_site worker --beat --schedule "${LIMA_VAR_DIR:-var}/celerybeat-schedule" --loglevel=INFO --concurrency=1 --pool=solo -Q celery,gpu &
+"$PY" -m celery -A lima_site worker --beat --schedule "${LIMA_VAR_DIR:-var}/celerybeat-schedule" --loglevel=INFO --concurrency=1 --pool=solo -Q celery,judge,generation,imports,gpu &
 WORKER=$!
 trap 'kill $WORKER 2>/dev/null; wait $WORKER 2>/dev/null' EXIT INT TERM
 echo

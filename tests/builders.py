@@ -26,7 +26,10 @@ def bulk_examples(n: int, *, user, split="train", source="authored", status=Stat
         ParsedRow(line=i + 1, split=split, source=source, conversations=[f"Prompt {i}?", f"Response {i}."])
         for i in range(n)
     ]
+    last = Example.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
     import_examples(rows=rows, user=user, status=status)
+    # Imported rows have no author; these stand for examples `user` wrote.
+    Example.objects.filter(pk__gt=last).update(created_by=user, text_edited_by=user)
 
 
 # Table 1 of the paper: (split, source, examples), plus 30 multi-turn dialogues (10 authored, 20 Stack Exchange).

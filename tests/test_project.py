@@ -49,6 +49,28 @@ def test_docker_compose_runs_the_production_shaped_stack():
     assert "beat" in services["beat"]["command"]
 
 
+def _queues_of(command: list[str]) -> set[str]:
+    return set(command[command.index("-Q") + 1].split(",")) if "-Q" in command else set()
+
+
+def test_every_celery_queue_has_a_consumer_in_compose_and_in_make_run():
+    """A queue nobody consumes holds its tasks forever: compose's workers together, and `make run`'s one
+    embedded worker alone, take every queue of lima_site/queues.py."""
+    from lima_site import queues
+
+    services = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
+    consumed = set().union(*(_queues_of(service.get("command") or []) for service in services.values()))
+    assert consumed == set(queues.ALL)
+    assert _queues_of(services["worker"]["command"]) >= {queues.DEFAULT, queues.JUDGE}
+    assert not _queues_of(services["worker"]["command"]) & {queues.GENERATION, queues.IMPORTS}, "long jobs would hold the judge"
+    for name in ("worker-long",):
+        env = services[name]["environment"]
+        assert env["DATABASE_URL"].startswith("postgres://") and set(services[name]["depends_on"]) >= {"postgres", "redis"}
+    embedded = (ROOT / "scripts" / "run-embedded.sh").read_text()
+    worker_line = next(line for line in embedded.splitlines() if "celery -A lima_site worker" in line)
+    assert _queues_of(worker_line.split()) == set(queues.ALL)
+
+
 def test_htmx_is_vendored_not_fetched():
     base = (ROOT / "templates" / "base.html").read_text()
     assert "static 'vendor/htmx.min.js'" in base and "https://" not in base

@@ -14,7 +14,7 @@ def test_navigation_shows_each_role_only_what_it_may_use(client, author, annotat
         author: {"My examples", "Review", "Quotas"},
         annotator: {"Judging", "Conversations"},
         researcher: {"Review", "Quotas", "Datasets", "Models", "Generation", "Curation", "Training", "Studies",
-                     "Experiments", "Multi-turn"},
+                     "Experiments", "Multi-turn", "Examples", "People", "Jobs"},
     }
     for user, labels in expectations.items():
         client.force_login(user)

@@ -15,6 +15,7 @@ from annotation.datasets.lima_format import ParsedRow
 from annotation.models import Status
 from annotation.datasets.services import freeze_dataset, import_examples
 from tests.services import database_url
+from lima_site import queues
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,7 +53,7 @@ class PollerProcess:
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "lima_site", "worker", "-B", "-s", str(self.schedule), "--pool=solo",
-             "-Q", "celery,gpu", "-n", "poller@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+             "-Q", ",".join(queues.ALL), "-n", "poller@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
             cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         wait_for(lambda: self.process.poll() is not None or b"ready." in self.log_path.read_bytes(), timeout=60,

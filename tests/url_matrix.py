@@ -9,7 +9,7 @@ from django.urls.exceptions import NoReverseMatch
 
 from lima_site.roles import CAPABILITIES
 
-PUBLIC = {"login"}
+PUBLIC = {"login", "team:invite_accept"}
 LOGIN_ONLY = {"home", "logout", "password_change", "password_change_done", "api:schema", "api:api-root", "api:docs", "api_access"}
 STAFF_ONLY_PREFIX = "admin:"
 SAMPLES = ("1", "jsonl", "svg", "add", "open", "outcomes", "cancel", "retry", "release", "judgments", "csv", "md", "json",

@@ -16,6 +16,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from lima_site import queues as celery_queues
+
 from tests.services import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,12 +31,15 @@ def scaled(seconds: float) -> float:
 
 
 class WorkerProcess:
-    def __init__(self, *, name: str, queues: str = "celery,gpu", visibility_timeout: int = 3600, log_dir: Path,
-                 broker_url: str | None = None):
+    def __init__(self, *, name: str, queues: str = ",".join(celery_queues.ALL), visibility_timeout: int = 3600, log_dir: Path,
+                 broker_url: str | None = None, pool: str = "solo"):
         self.name = name
         self.broker_url = broker_url or settings.CELERY_BROKER_URL
         self.queues = queues
         self.visibility_timeout = visibility_timeout
+        # solo runs tasks in the worker's own thread, which then answers remote control only between tasks;
+        # prefork (a child process) answers `celery inspect` while a task runs.
+        self.pool = pool
         self.log_path = log_dir / f"celery-{name}.log"
         self.process: subprocess.Popen | None = None
 
@@ -45,7 +50,7 @@ class WorkerProcess:
     def start(self) -> "WorkerProcess":
         self.log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "lima_site", "worker", "--pool=solo", "--concurrency=1",
+            [sys.executable, "-m", "celery", "-A", "lima_site", "worker", f"--pool={self.pool}", "--concurrency=1",
              "-Q", self.queues, "-n", f"{self.name}@%h", "--without-gossip", "--without-mingle", "--loglevel=INFO"],
             cwd=ROOT, env=self.environment(), stdout=self.log, stderr=subprocess.STDOUT,
         )
@@ -88,7 +93,7 @@ def purge_broker() -> None:
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     client.ping()  # fails loudly when Redis is down
-    for key in ("celery", "gpu", "unacked", "unacked_index"):
+    for key in (*celery_queues.ALL, "unacked", "unacked_index"):
         client.delete(key)
 
 

@@ -133,8 +133,13 @@ def import_examples(*, rows: list[lima_format.ParsedRow], user, status: str, aut
             examples = Example.objects.bulk_create(
                 Example(
                     split=row.split, source=row.source, status=status, is_refusal=row.is_refusal,
-                    is_multi_turn=len(row.conversations) > 2, title=row.title, created_by=user, text_edited_by=user,
-                    author_group=author_group, provenance={**(provenance or {}), **row.provenance, "line": row.line}, content_hash=digest,
+                    is_multi_turn=len(row.conversations) > 2, title=row.title,
+                    # Importing is not writing: nobody is the author of an imported row, so the researcher who imported
+                    # "Submitted" examples finds them in their own review queue (four eyes is about the text's writer).
+                    created_by=None, text_edited_by=None, author_group=author_group,
+                    provenance={**(provenance or {}), **row.provenance, "line": row.line,
+                                "imported_by": getattr(user, "username", "")},
+                    content_hash=digest,
                     reviewed_by=user if status == Status.APPROVED else None,
                     reviewed_at=now if status == Status.APPROVED else None,
                 )

@@ -172,6 +172,27 @@ def reject_candidate(*, example_id: int, user, expected_version: int, comment: s
                    action=ExampleRevision.Action.REJECTED, comment=comment.strip() or "rejected in curation")
 
 
+def undo_decision(*, example_id: int, user, expected_version: int) -> Example:
+    """Put a candidate accepted or rejected in curation back in the queue, as long as nothing changed it since
+    (`expected_version` is the version the decision made); the history keeps both the decision and its undoing."""
+    with transaction.atomic():
+        example = Example.objects.select_for_update().get(pk=example_id)
+        if example.version != expected_version:
+            raise EditConflict(current=example, current_snapshot=snapshot(example), submitted=None,
+                               expected_version=expected_version)
+        last, before = (list(example.revisions.order_by("-version", "-id")[:2]) + [None, None])[:2]
+        decided = last is not None and last.action in (ExampleRevision.Action.APPROVED, ExampleRevision.Action.REJECTED)
+        if not decided or before is None or before.snapshot.get("status") != Status.CANDIDATE:
+            raise ValidationError({"status": "only a curation decision still in force can be undone"})
+        now = timezone.now()
+        Example.objects.filter(pk=example.pk).update(
+            status=Status.CANDIDATE, reviewed_by=None, reviewed_at=None, review_comment="", version=F("version") + 1, updated_at=now)
+        example.refresh_from_db()
+        ExampleRevision.objects.create(example=example, version=example.version, action=ExampleRevision.Action.EDITED, user=user,
+                                       snapshot=snapshot(example), comment=f"undid “{last.get_action_display().lower()}” in curation")
+    return example
+
+
 def start_dialogue(*, example_id: int, user) -> Example:
     """A multi-turn candidate from a Stack Exchange answer's comment chain (LIMA built 20 of its 30 dialogues
     this way, then edited them into the assistant style); a second call returns the same dialogue."""

@@ -228,6 +228,64 @@ def draft_deletion_refusal(example: Example, user) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class BulkRefusal:
+    example_id: int
+    label: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"#{self.example_id} “{self.label}”: {self.reason}"
+
+
+class BulkReviewRefused(ValidationError):
+    """Some of the chosen examples cannot take the decision; nothing was decided. Lists each one and why."""
+
+    def __init__(self, refusals: list[BulkRefusal]):
+        self.refusals = refusals
+        super().__init__([str(refusal) for refusal in refusals])
+
+
+MAX_BULK = 500
+
+
+def bulk_review(*, reviewer, versions: dict[int, int], approve: bool, comment: str = "") -> list[Example]:
+    """Approve or reject many submitted examples with one comment, all or nothing.
+
+    Every example gets the same checks as one decided alone (four eyes: nobody approves their own example or a
+    version they changed; the version seen must be the current one); if any fails, none is decided and the
+    refusal names each example and its reason, so the reviewer can untick those and send the rest.
+    """
+    if not versions:
+        raise ValidationError({"examples": "choose at least one example"})
+    if len(versions) > MAX_BULK:
+        raise ValidationError({"examples": f"at most {MAX_BULK} examples at once"})
+    if not approve and not comment.strip():
+        raise ValidationError({"comment": "Say what the authors should change: rejecting needs a comment."})
+    decided = []
+    with transaction.atomic():
+        examples = {example.pk: example for example in Example.objects.select_for_update().filter(pk__in=list(versions)).order_by("pk")}
+        refusals = []
+        for example_id, version in sorted(versions.items()):
+            example = examples.get(example_id)
+            if example is None:
+                refusals.append(BulkRefusal(example_id, "?", "no such example"))
+            elif example.status != Status.SUBMITTED:
+                refusals.append(BulkRefusal(example_id, example.label, f"it is {example.get_status_display().lower()}, not submitted"))
+            elif not can_review_example(reviewer, example):
+                refusals.append(BulkRefusal(example_id, example.label, "you cannot review it (your own example, or not visible to you)"))
+            elif approve and not can_approve_example(reviewer, example):
+                refusals.append(BulkRefusal(example_id, example.label, "you changed this version yourself: another reviewer approves it"))
+            elif example.version != version:
+                refusals.append(BulkRefusal(example_id, example.label, "it changed since the list was shown; reload"))
+        if refusals:
+            raise BulkReviewRefused(refusals)
+        for example_id, version in sorted(versions.items()):
+            decided.append(review_example(example_id=example_id, reviewer=reviewer, expected_version=version, approve=approve,
+                                          comment=comment))
+    return decided
+
+
 def delete_draft(*, example_id: int, user) -> None:
     with transaction.atomic():
         example = Example.objects.select_for_update().get(pk=example_id)

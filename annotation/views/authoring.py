@@ -218,6 +218,7 @@ def example_detail(request, pk: int):
         "can_edit": selectors.can_edit_example(request.user, example),
         "can_review": selectors.can_review_example(request.user, example),
         "can_approve": selectors.can_approve_example(request.user, example),
+        "next_example": selectors.next_in_review_queue(request.user, after=example),
     })
 
 

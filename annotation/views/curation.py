@@ -55,8 +55,19 @@ def _panel_context(*, example: Example | None, filters: dict[str, str]) -> dict:
     return context
 
 
+UNDO_KEY = "lima_curation_undo"
+
+
+def _undo_offer(request) -> dict | None:
+    """The curator's last decision, offered for undo while the example is as the decision left it."""
+    offer = request.session.get(UNDO_KEY)
+    if not offer or not Example.objects.filter(pk=offer["pk"], version=offer["version"]).exists():
+        return None
+    return offer
+
+
 def _render_panel(request, *, example: Example | None, filters: dict[str, str], status: int = 200):
-    context = _panel_context(example=example, filters=filters)
+    context = {**_panel_context(example=example, filters=filters), "undo": _undo_offer(request)}
     if request.htmx:
         return render(request, "annotation/curation/partials/candidate.html", {**context, "oob": True}, status=status)
     sources, communities = selectors.candidate_facets()
@@ -83,14 +94,16 @@ def candidate_decide(request, pk: int):
     try:
         version = int(request.POST.get("version", ""))
         if decision == "accept":
-            services.accept_candidate(example_id=example.pk, user=request.user, expected_version=version)
+            decided = services.accept_candidate(example_id=example.pk, user=request.user, expected_version=version)
             messages.success(request, f"Accepted “{example.label}”.")
         elif decision == "reject":
-            services.reject_candidate(example_id=example.pk, user=request.user, expected_version=version,
-                                      comment=request.POST.get("comment", ""))
+            decided = services.reject_candidate(example_id=example.pk, user=request.user, expected_version=version,
+                                                comment=request.POST.get("comment", ""))
             messages.success(request, f"Rejected “{example.label}”.")
         else:
             raise ValidationError("choose accept or reject")
+        request.session[UNDO_KEY] = {"pk": decided.pk, "version": decided.version, "label": decided.label[:120],
+                                     "decision": "accepted" if decision == "accept" else "rejected"}
     except ValueError:
         messages.error(request, "The form lacked the example's version; reload the page.")
     except EditConflict:
@@ -103,6 +116,33 @@ def candidate_decide(request, pk: int):
         return redirect(f"{reverse('annotation:candidate_review')}?source={filters['source']}&community={filters['community']}")
     following = selectors.candidate_queue(**filters).prefetch_related("turns").first()
     return _render_panel(request, example=following, filters=filters)
+
+
+@require_POST
+@role_required("curate_candidates")
+def candidate_undo(request, pk: int):
+    """Undo the last accept or reject: the candidate comes back and is shown again."""
+    filters = _filters(request.POST)
+    example = get_object_or_404(Example, pk=pk)
+    try:
+        services.undo_decision(example_id=example.pk, user=request.user, expected_version=int(request.POST.get("version", "")))
+    except ValueError:
+        messages.error(request, "The form lacked the example's version; reload the page.")
+    except EditConflict:
+        messages.error(request, f"“{example.label}” changed since the decision, so it cannot simply be undone; open it from its page.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        request.session.pop(UNDO_KEY, None)
+        messages.success(request, f"Undone: “{example.label}” is a candidate again.")
+        if not request.htmx:
+            return redirect(f"{reverse('annotation:candidate_review')}?pk={example.pk}&source={filters['source']}&community={filters['community']}")
+        current = selectors.candidate_queue(**filters).prefetch_related("turns").filter(pk=pk).first()
+        return _render_panel(request, example=current, filters=filters)
+    if not request.htmx:
+        return redirect(f"{reverse('annotation:candidate_review')}?source={filters['source']}&community={filters['community']}")
+    following = selectors.candidate_queue(**filters).prefetch_related("turns").first()
+    return _render_panel(request, example=following, filters=filters, status=409)
 
 
 @require_POST

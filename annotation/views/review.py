@@ -50,4 +50,9 @@ def review_decide(request, pk: int):
         messages.error(request, str(exc).capitalize() + ".")
         return redirect("annotation:example_detail", pk=pk)
     messages.success(request, f"“{example.label}” {'approved' if approve else 'sent back to its author'}.")
+    if request.POST.get("then") == "next":
+        following = selectors.next_in_review_queue(request.user, after=example)
+        if following is not None:
+            return redirect("annotation:example_detail", pk=following.pk)
+        messages.info(request, "The review queue is empty.")
     return redirect("annotation:review_queue")

@@ -1,4 +1,4 @@
-// Candidate review: one keystroke per decision (a accept, e edit, r reject, m multi-turn dialogue).
+// Candidate review: one keystroke per decision (a accept, e edit, r reject, u undo the last decision, m multi-turn dialogue).
 document.addEventListener("keydown", function (event) {
   if (event.ctrlKey || event.metaKey || event.altKey || event.repeat) return;
   if (event.target.closest("input, textarea, select, [contenteditable]")) return;

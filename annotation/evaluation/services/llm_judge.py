@@ -47,7 +47,7 @@ def start_llm_judge(*, study: Study, model: ModelSpec, template: str, user) -> L
             study=study, model=model, judge_user=judge_user_for(model), template=template, total=len(item_ids), created_by=user
         )
         chunks = [item_ids[i:i + CHUNK] for i in range(0, len(item_ids), CHUNK)]
-        transaction.on_commit(lambda: [tasks.llm_judge_chunk.apply_async(args=(judge_run.pk, chunk), queue=model.queue) for chunk in chunks])
+        transaction.on_commit(lambda: [tasks.llm_judge_chunk.apply_async(args=(judge_run.pk, chunk), queue=model.judge_queue) for chunk in chunks])
     return judge_run
 
 
