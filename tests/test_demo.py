@@ -59,3 +59,8 @@ def test_the_sample_dump_lies_in_the_dumps_folder_and_imports_from_the_imports_p
     job.refresh_from_db()
     assert job.state == ImportJob.State.SUCCEEDED and job.created_count == 6
     assert Example.objects.filter(status="candidate", source__startswith="stackexchange").count() == 6
+
+
+def test_the_demo_submitted_examples_are_the_demo_authors_and_wait_for_the_researchers_review(demo):
+    submitted = Example.objects.filter(status="submitted")
+    assert submitted.count() == 3 and {example.created_by.username for example in submitted} == {"author"}

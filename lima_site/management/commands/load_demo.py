@@ -54,7 +54,10 @@ class Command(BaseCommand):
                     rows = parse_jsonl(stream)
                 researcher = User.objects.get(username="researcher")
                 import_examples(rows=rows[:6], user=researcher, status=Status.APPROVED, provenance={"file": "demo"})
-                import_examples(rows=rows[6:9], user=User.objects.get(username="author"), status=Status.SUBMITTED, author_group="A", provenance={"file": "demo"})
+                author = User.objects.get(username="author")
+                import_examples(rows=rows[6:9], user=author, status=Status.SUBMITTED, author_group="A", provenance={"file": "demo"})
+                # An import has no author; these three stand for what the demo author wrote and sent for review.
+                Example.objects.filter(status=Status.SUBMITTED, provenance__file="demo").update(created_by=author, text_edited_by=author)
                 import_examples(rows=rows[9:], user=researcher, status=Status.APPROVED, provenance={"file": "demo"})
             self._demo_generation(User.objects.get(username="researcher"))
             self._demo_study(User.objects.get(username="researcher"), User.objects.get(username="annotator"))
