@@ -191,3 +191,11 @@ def test_a_bad_edit_names_the_field_and_changes_nothing(client, researcher, make
         assert response.status_code == 422 and message in response.content.decode(), data
     assert set(author.groups.values_list("name", flat=True)) == {"author"}
     assert AuthorProfile.objects.get(user=author).group == "A"
+
+
+def test_no_invite_link_for_an_account_that_has_a_password(client, researcher, annotator):
+    """A fresh set-password link for an account with a password would let a researcher take it over."""
+    client.force_login(researcher)
+    response = client.post(reverse("team:person_invite", args=[annotator.pk]), follow=True)
+    assert "already has a password" in response.content.decode()
+    assert 'id="invite-url"' not in response.content.decode()

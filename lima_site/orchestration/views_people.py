@@ -115,6 +115,11 @@ def person_invite(request, pk: int):
     user = _person(pk)
     if user.is_staff or user.is_superuser or not user.is_active:
         messages.error(request, "Invite links are for active authors and annotators.")
+    elif user.has_usable_password():
+        # A link for an account that has a password would let whoever holds it take the account over (and, for
+        # an annotator, judge in their name): only accounts that never set one get a link.
+        messages.error(request, "This account already has a password: its owner changes it under Change password, "
+                                "and a staff admin can reset it. Invite links are for accounts that never set one.")
     else:
         request.session["lima_invite"] = {"user": user.pk, "url": request.build_absolute_uri(people.invite_path(user))}
     return redirect("team:person_detail", pk=user.pk)
