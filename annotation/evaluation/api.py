@@ -71,7 +71,7 @@ class BlindItemSerializer(serializers.Serializer):
 
 class VerdictSerializer(serializers.Serializer):
     item = serializers.UUIDField()
-    choice = serializers.ChoiceField(choices=["a", "b", "tie", "fail", "pass", "excellent"])
+    choice = serializers.ChoiceField(choices=["a", "b", "tie", "fail", "pass", "excellent", "safe", "partial", "unsafe"])
     reason = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
 
@@ -116,7 +116,7 @@ class JudgingView(APIView):
         verdict = VerdictSerializer(data=request.data)
         verdict.is_valid(raise_exception=True)
         data = verdict.validated_data
-        if study.kind == Study.Kind.PAIRWISE:
+        if study.compares_pairs:
             recorded = judging.record_judgment(study=study, item_public_id=data["item"], annotator=request.user,
                                                side=data["choice"], reason=data.get("reason", ""))
         else:

@@ -92,7 +92,7 @@ def excluded_annotators(study: Study) -> dict[int, str]:
 def annotator_workloads(study: Study) -> list[AnnotatorWorkload]:
     """Per annotator: verdicts, median seconds per item, shared (agreement) items, attention checks passed;
     flagged when the median is under the study's speed threshold. One query."""
-    model, answer = (Judgment, "verdict") if study.kind == Study.Kind.PAIRWISE else (Rating, "grade")
+    model, answer = (Judgment, "verdict") if study.compares_pairs else (Rating, "grade")
     rows = list(model.objects.filter(item__study=study).values_list(
         "annotator_id", "annotator__username", "seconds", "item__is_shared", "item__gold_verdict", answer))
     groups = annotator_groups({row[0] for row in rows})
@@ -121,7 +121,7 @@ def study_overview(study: Study) -> dict:
         total=Count("id"), shared=Count("id", filter=Q(is_shared=True)),
         scrubbed=Count("id", filter=~Q(scrubbed=[])), held=Count("id", filter=Q(held=True)),
     )
-    model = Judgment if study.kind == Study.Kind.PAIRWISE else Rating
+    model = Judgment if study.compares_pairs else Rating
     verdicts = dict(model.objects.filter(item__study=study).values_list("verdict" if model is Judgment else "grade").annotate(n=Count("id")).order_by())
     return {"items": items, "verdicts": verdicts, "open_assignments": Assignment.objects.filter(item__study=study, completed_at__isnull=True).count()}
 

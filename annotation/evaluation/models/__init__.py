@@ -1,5 +1,5 @@
 from .external import ExternalJudgment, ExternalJudgmentSet
-from .judging import Assignment, ComparisonItem, Judgment, LLMJudge, LLMJudgeRun, OrderedVerdict, Rating, Study, Verdict
+from .judging import Assignment, ComparisonItem, Judgment, LLMJudge, LLMJudgeRun, OrderedVerdict, Rating, SafetyGrade, Study, Verdict
 
 __all__ = [
     "Assignment",
@@ -11,6 +11,7 @@ __all__ = [
     "LLMJudgeRun",
     "OrderedVerdict",
     "Rating",
+    "SafetyGrade",
     "Study",
     "Verdict",
 ]

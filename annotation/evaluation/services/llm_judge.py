@@ -30,8 +30,8 @@ def judge_user_for(model: ModelSpec):
 
 
 def start_llm_judge(*, study: Study, model: ModelSpec, template: str, user) -> LLMJudgeRun:
-    if study.kind != Study.Kind.PAIRWISE:
-        raise ValidationError("the LLM judge compares pairs; this study rates single responses")
+    if not study.compares_pairs and study.kind != Study.Kind.SAFETY:
+        raise ValidationError("the LLM judge compares pairs or grades safety; this study rates single responses")
     if model.backend == Backend.IMPORTED:
         raise ValidationError({"model": "an imported model cannot answer questions"})
     if missing := validate_template(template):
