@@ -10,6 +10,7 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from annotation.evaluation.forms import LLMJudgeForm, StudyForm
+from annotation.evaluation.judge_prompt import SAFETY_TEMPLATE
 from annotation.evaluation import selectors
 from annotation.evaluation.models import Study
 from annotation.evaluation.selectors import annotator_workloads, study_overview
@@ -38,7 +39,8 @@ def study_detail(request, pk: int):
     baselines = list(study.baseline_runs.select_related("model"))
     context = {
         "study": study, "overview": study_overview(study), "annotators": annotator_workloads(study),
-        "judge_runs": judge_runs, "judge_form": LLMJudgeForm(), "baselines": baselines,
+        "judge_runs": judge_runs, "baselines": baselines,
+        "judge_form": LLMJudgeForm(initial={"template": SAFETY_TEMPLATE} if study.kind == Study.Kind.SAFETY else None),
         "blindness_warning": study.blindness_warning(baseline_count=len(baselines)), "pool": study.annotators.order_by("username"),
     }
     if request.htmx and request.GET.get("part") == "live":
