@@ -84,6 +84,11 @@ class TournamentReport:
     def models(self) -> list[str]:
         return [rating.model for rating in self.ratings]
 
+    @property
+    def matrix_rows(self) -> list[tuple[ModelRating, list[float | None]]]:
+        """Each leaderboard row with its row of the win-rate matrix (for tables)."""
+        return list(zip(self.ratings, self.win_rate))
+
 
 def win_matrix(a: np.ndarray, b: np.ndarray, winner: np.ndarray, n_models: int, weights: np.ndarray | None = None) -> np.ndarray:
     """wins[i, j]: how often i beat j, a tie counting half for each side (winner codes: 0 = a, 1 = b, 2 = tie)."""

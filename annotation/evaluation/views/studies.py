@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from annotation.evaluation.forms import LLMJudgeForm, StudyForm
 from annotation.evaluation.judge_prompt import SAFETY_TEMPLATE
-from annotation.evaluation import selectors
+from annotation.evaluation import charts, selectors
 from annotation.evaluation.models import Study
 from annotation.evaluation.selectors import annotator_workloads, study_overview
 from annotation.evaluation.services import judging, llm_judge
@@ -135,10 +135,17 @@ def study_results(request, pk: int):
     """Figure 1 for this study (humans and the LLM judge), agreement between groups, ratings, annotators."""
     study = get_object_or_404(Study.objects.select_related("target_run__model"), pk=pk)
     report = selectors.study_report(study)  # once: each report runs the bootstrap
-    return render(request, "evaluation/study_results.html", {
-        "study": study, "report": report, **selectors.results_page_charts(report, target_name=study.target_run.model.name,
-                                                                   absolute=study.kind == Study.Kind.ABSOLUTE),
-    })
+    context = {"study": study, "report": report, "judge_classes": selectors.JUDGE_CLASSES}
+    if study.kind == Study.Kind.SAFETY:
+        safety = selectors.study_safety(study)
+        context.update(safety=safety, safety_svg={key: charts.safety_chart(models).decode() for key, models in safety.items()
+                                                  if any(m.n_ratings for m in models)})
+    else:
+        context.update(selectors.results_page_charts(report, target_name=study.target_run.model.name,
+                                                     absolute=study.kind == Study.Kind.ABSOLUTE))
+    if study.compares_pairs:
+        context["boards"] = selectors.tournament_boards(selectors.study_tournament(study))
+    return render(request, "evaluation/study_results.html", context)
 
 
 @role_required("manage_studies")
