@@ -15,6 +15,7 @@ from annotation.evaluation.stats.bradley_terry import (
     balanced_pairs,
     bradley_terry,
     fit_bradley_terry,
+    fit_bradley_terry_many,
     strongly_connected,
     to_elo,
 )
@@ -93,9 +94,29 @@ def test_the_baseball_leaderboard_through_battles_orders_the_teams_as_published(
     assert milwaukee.low < milwaukee.rating < milwaukee.high
 
 
+def test_the_batched_bootstrap_fit_equals_scikit_learns_fit():
+    rng = np.random.default_rng(7)
+    matrices = rng.integers(0, 12, (6, 5, 5)).astype(float) * (1 - np.eye(5))
+    matrices[0] = BASEBALL[:5, :5]
+    assert np.allclose(fit_bradley_terry_many(matrices), [fit_bradley_terry(m) for m in matrices], atol=1e-6)
+    never_lost = np.array([[[0, 8, 0], [0, 0, 1], [0, 3, 0]]], dtype=float)  # model 0 never lost: only the ridge is finite
+    assert np.allclose(fit_bradley_terry_many(never_lost, ridge_c=100.0)[0], fit_bradley_terry(never_lost[0], ridge_c=100.0), atol=1e-6)
+
+
+def test_resamples_where_a_model_never_lost_are_counted_in_a_note():
+    # x lost once, on one prompt of six: many prompt resamples leave x unbeaten.
+    battles = [Battle("x", "y", "a", prompt=str(i % 5)) for i in range(8)] + [Battle("y", "x", "a", prompt="lost")]
+    battles += [Battle("y", "z", "b", prompt=f"z{i}") for i in range(3)] + [Battle("y", "z", "a", prompt="z-won")]
+    report = bradley_terry(battles, resamples=200)
+    assert not report.insufficient and "bootstrap resamples some model never lost" in report.notes[0]
+    top = report.ratings[0]
+    assert top.model == "x" and top.low < top.rating < top.high
+
+
 def test_a_model_that_never_lost_is_flagged_not_rated_silently():
     report = bradley_terry(_battles("x", "y", 5, 0) + _battles("y", "z", 3, 2), resamples=10)
     assert report.insufficient and "never lost" in report.message
+    assert report.models[0] == "x" and all(r.low is None for r in report.ratings)  # no interval around an infinite estimate
     assert not strongly_connected(np.array([[0, 5, 0], [0, 0, 3], [0, 2, 0]], dtype=float))
     assert strongly_connected(np.array([[0, 5, 0], [1, 0, 3], [0, 2, 0]], dtype=float))
 
@@ -168,7 +189,7 @@ def coverage_experiment(*, seeds: int, prompts: int, resamples: int) -> dict:
 
 
 def test_synthetic_tournament_recovers_the_order_and_intervals_cover_the_truth():
-    # 5 models 0.4 nats apart, 60 prompts x 10 pairs. Measured over 40 seeds x 100 resamples (bench_tournament has more).
-    result = coverage_experiment(seeds=40, prompts=60, resamples=100)
+    # 5 models 0.4 nats apart, 60 prompts x 10 pairs. Measured over 40 seeds x 200 resamples (bench_tournament has more).
+    result = coverage_experiment(seeds=40, prompts=60, resamples=200)
     assert result["exact_order"] >= 0.8
     assert 0.85 <= result["coverage"] <= 0.99

@@ -6,7 +6,8 @@ from django import forms
 from django.contrib.auth import get_user_model
 
 from annotation.evaluation.judge_prompt import DEFAULT_TEMPLATE
-from annotation.evaluation.models import SAFETY_GUIDELINES, Study
+from annotation.evaluation.models import Study
+from annotation.evaluation.models.judging import SAFETY_GUIDELINES
 from generation.models import Backend, GenerationRun, ModelSpec
 
 

@@ -140,7 +140,9 @@ def study_report(study: Study, *, resamples: int = stats.DEFAULT_RESAMPLES) -> s
         .values_list("item__public_id", "item__row_id", "item__baseline_run__model__name", "annotator_id", "annotator__username",
                      "verdict", "target_len", "baseline_len", "item__target_is_a")
     )
-    ratings = list(Rating.objects.filter(counted, item__study=study).values_list("item__public_id", "annotator_id", "annotator__username", "grade"))
+    # Safety grades are reported per model by `study_safety`, not as Fail / Pass / Excellent.
+    ratings = list(Rating.objects.filter(counted, item__study=study, grade__in=Rating.Grade.values)
+                   .values_list("item__public_id", "annotator_id", "annotator__username", "grade"))
     groups = annotator_groups({row[3] for row in rows} | {row[1] for row in ratings})
     table = stats.JudgmentTable.from_columns(
         item=[str(r[0]) for r in rows], prompt=[str(r[1]) for r in rows], baseline=[r[2] or "" for r in rows],
