@@ -12,7 +12,7 @@ from lima_site.roles import CAPABILITIES
 PUBLIC = {"login"}
 LOGIN_ONLY = {"home", "logout", "password_change", "password_change_done", "api:schema", "api:api-root"}
 STAFF_ONLY_PREFIX = "admin:"
-SAMPLES = ("1", "jsonl", "svg", "add", "open", "outcomes", "cancel", "retry", "release", "judgments", "csv", "md", "json",
+SAMPLES = ("1", "jsonl", "svg", "add", "open", "outcomes", "cancel", "retry", "release", "judgments", "csv", "md", "json", "judgment",
            "00000000-0000-4000-8000-000000000000")
 
 

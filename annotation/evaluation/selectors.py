@@ -118,6 +118,14 @@ def annotator_workloads(study: Study) -> list[AnnotatorWorkload]:
     return sorted(by_user.values(), key=lambda work: work.username)
 
 
+def recent_verdicts(study: Study, *, limit: int = 10) -> list[tuple[str, Judgment | Rating]]:
+    """The study's latest verdicts as ("judgment" | "rating", row), newest first, each to open its lineage (two queries)."""
+    judgments = [("judgment", j) for j in Judgment.objects.filter(item__study=study).select_related("annotator")
+                 .order_by("-created_at", "-id")[:limit]]
+    ratings = [("rating", r) for r in Rating.objects.filter(item__study=study).select_related("annotator").order_by("-created_at", "-id")[:limit]]
+    return sorted(judgments + ratings, key=lambda pair: (pair[1].created_at, pair[1].pk), reverse=True)[:limit]
+
+
 def study_overview(study: Study) -> dict:
     items = study.items.aggregate(
         total=Count("id"), shared=Count("id", filter=Q(is_shared=True)),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 
 from annotation.datasets.models import DatasetRow
@@ -77,14 +76,3 @@ def lineage(*, kind: str, pk: int) -> Lineage:
             snapshot_examples[dataset_id] = list(DatasetRow.objects.filter(dataset_id=dataset_id).order_by("position")[:EXAMPLES_SHOWN])
         side.training_examples = snapshot_examples[dataset_id]
     return Lineage(kind=kind, verdict=verdict, sides=sides)
-
-
-def recent_verdicts(study, *, limit: int = 10) -> list[tuple[str, Judgment | Rating]]:
-    """The study's latest verdicts, each to open its lineage (two queries whatever the study's size)."""
-    judgments = [("judgment", j) for j in Judgment.objects.filter(item__study=study).select_related("annotator")
-                 .order_by("-created_at", "-id")[:limit]]
-    ratings = [("rating", r) for r in Rating.objects.filter(item__study=study).select_related("annotator").order_by("-created_at", "-id")[:limit]]
-    return sorted(judgments + ratings, key=lambda pair: (pair[1].created_at, pair[1].pk), reverse=True)[:limit]
-
-
-__all__ = ["EXAMPLES_SHOWN", "Lineage", "Prefetch", "Side", "lineage", "recent_verdicts"]

@@ -42,6 +42,7 @@ def study_detail(request, pk: int):
         "judge_runs": judge_runs, "baselines": baselines,
         "judge_form": LLMJudgeForm(initial={"template": SAFETY_TEMPLATE} if study.kind == Study.Kind.SAFETY else None),
         "blindness_warning": study.blindness_warning(baseline_count=len(baselines)), "pool": study.annotators.order_by("username"),
+        "recent_verdicts": selectors.recent_verdicts(study),
     }
     if request.htmx and request.GET.get("part") == "live":
         return render(request, "evaluation/partials/study_live.html", context)
