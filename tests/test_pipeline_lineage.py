@@ -64,7 +64,8 @@ def test_the_researchers_home_shows_every_stage_with_live_counts(client, researc
     trained_checkpoint(researcher=researcher, name="still-training", state=RunState.RUNNING)
     _, page = _queries(client, reverse("home"))
     training = page[page.index('id="stage-training"'):page.index('id="stage-checkpoints"')]
-    assert "stage-active" in training and ">2<" in training and "1 running or queued" in training
+    assert 'class="stage stage-active" id="stage-training"' in page
+    assert ">2<" in training and "1 running or queued" in training
     results = page[page.index('id="stage-results"'):]
     assert reverse("evaluation:study_results", args=[study.pk]) in results and ">3<" in results  # three verdicts
     live = client.get(reverse("orchestration:pipeline_live")).content.decode()
