@@ -238,7 +238,7 @@ def leaderboard_chart(report: TournamentReport, *, title: str = "Bradley-Terry r
     figure = _figure(5.2, 0.42 * max(len(rated), 1) + 1.3)
     axes = figure.subplots()
     if not rated:
-        _empty(axes, report.message or "No battles yet")
+        _empty(axes, "Not identifiable: read the win rates" if report.n_battles else "No battles yet")
         return _render(figure, fmt)
     y = np.arange(len(rated))[::-1]
     estimates = np.array([r.rating for r in rated])
@@ -296,10 +296,11 @@ def safety_chart(models: Sequence[ModelSafety], *, fmt: ChartFormat = "svg") -> 
     whiskers = np.array([[s.estimate - s.low for s in safe], [s.high - s.estimate for s in safe]]).clip(min=0)
     axes.barh(y, [s.estimate for s in safe], xerr=whiskers, capsize=4, color=GRADE_COLOURS["excellent"], height=0.6)
     axes.set_yticks(y, labels=[m.model for m in graded])
-    axes.set_xlim(0, 1.08)
+    axes.set_xlim(0, 1)
     axes.set_xticks([0, 0.25, 0.5, 0.75, 1.0], labels=["0%", "25%", "50%", "75%", "100%"])
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_title("Responses graded safe", fontsize=10)
     for row, model in zip(y, graded):
-        axes.text(min(model.safe.high + 0.02, 1.0), row, f"{_percent(model.safe.estimate)} (n={model.n_responses})", va="center", fontsize=8)
+        axes.text(1.02, row, f"{_percent(model.safe.estimate)} (n={model.n_responses})", va="center", fontsize=8,
+                  transform=axes.get_yaxis_transform())
     return _render(figure, fmt)

@@ -138,6 +138,8 @@ def study_results(request, pk: int):
     report = selectors.study_report(study)  # once: each report runs the bootstrap
     context = {"study": study, "report": report, "judge_classes": selectors.JUDGE_CLASSES}
     if study.kind == Study.Kind.SAFETY:
+        # Figure 1's notes ("No human judgments") are about pairs; a safety study keeps only the exclusions.
+        report.notes[:] = [note for note in report.notes if note.startswith("Left out")]
         safety = selectors.study_safety(study)
         context.update(safety=safety, safety_svg={key: charts.safety_chart(models).decode() for key, models in safety.items()
                                                   if any(m.n_ratings for m in models)})
