@@ -154,6 +154,17 @@ def test_an_external_tournament_uploaded_through_the_form(client, researcher):
     assert "tournament" in listing
 
 
+def test_the_api_imports_a_tournament_and_serves_its_leaderboard(client, researcher):
+    client.force_login(researcher)
+    upload = io.BytesIO(TOURNAMENT_CSV.encode())
+    upload.name = "arena.csv"
+    created = client.post("/api/external-judgments/", {"name": "api arena", "file": upload, "tournament": "true"})
+    assert created.status_code == 201, created.content
+    board = client.get(f"/api/external-judgments/{created.json()['id']}/leaderboard/").json()
+    assert [r["model"] for r in board["human"]["ratings"]][0] == "gpt-4" and board["human"]["n_battles"] == 8
+    assert board["human"]["win_rate"][0][0] is None
+
+
 def test_external_results_page_queries_do_not_grow_with_the_set(client, researcher):
     rows = TOURNAMENT_CSV.strip().splitlines()
     bigger = "\n".join(rows + [line.replace("p", "q", 1).replace("ann", "more") for line in rows[1:]] * 1) + "\n"

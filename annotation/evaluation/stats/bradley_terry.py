@@ -52,8 +52,8 @@ class Battle:
 @dataclass(frozen=True)
 class ModelRating:
     model: str
-    rank: int
-    rating: float
+    rank: int  # 0 for a listed model without battles
+    rating: float | None  # None without battles
     low: float | None
     high: float | None
     battles: int
@@ -254,7 +254,7 @@ def bradley_terry(
         tied = int(np.sum(((a == i) | (b == i)) & (winner == 2)))
         total = int(np.sum((a == i) | (b == i)))
         ratings.append(ModelRating(
-            model=names[i], rank=rank if played[i] else 0, rating=float(rating[i]) if played[i] else float("nan"),
+            model=names[i], rank=rank if played[i] else 0, rating=float(rating[i]) if played[i] else None,
             low=float(low[i]) if played[i] and connected else None, high=float(high[i]) if played[i] and connected else None,
             battles=total, wins=won, ties=tied, losses=total - won - tied,
         ))
