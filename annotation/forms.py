@@ -17,6 +17,7 @@ class ExampleForm(forms.Form):
     split = forms.ChoiceField(choices=paper.SPLITS)
     source = forms.ChoiceField(choices=paper.SOURCES)
     is_refusal = forms.BooleanField(required=False, label="Refusal example")
+    is_sensitive = forms.BooleanField(required=False, label="Sensitive prompt (safety studies)")
     title = forms.CharField(max_length=200, required=False)
     version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
     turn_count = forms.IntegerField(min_value=0, max_value=MAX_TURNS, widget=forms.HiddenInput)
@@ -48,7 +49,7 @@ class ExampleForm(forms.Form):
     def draft(self) -> ExampleDraft:
         data = self.cleaned_data
         return ExampleDraft(
-            split=data["split"], source=data["source"], is_refusal=data["is_refusal"], title=data["title"], turns=self.turns
+            split=data["split"], source=data["source"], is_refusal=data["is_refusal"], is_sensitive=data["is_sensitive"], title=data["title"], turns=self.turns
         )
 
 

@@ -25,4 +25,5 @@ urlpatterns = [
     path("", include("training.urls")),
     path("", include("lima_site.orchestration.urls_experiments")),
     path("", include("lima_site.orchestration.urls_team")),
+    path("", include("lima_site.orchestration.urls_pipeline")),
 ]

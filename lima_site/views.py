@@ -5,13 +5,17 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 
 from lima_site import accounts
+from lima_site.orchestration.pipeline import pipeline_overview
+from lima_site.orchestration.views_pipeline import PIPELINE_CAPABILITY
 from lima_site.roles import NAVIGATION, can, roles_granting
 
 
 @login_required
 def home(request):
+    """Each role's work; for researchers, the whole pipeline with live counts first (it names models: never annotators)."""
     entries = [entry for entry in NAVIGATION if can(request.user, entry.capability)]
-    return render(request, "home.html", {"entries": entries})
+    stages = pipeline_overview() if can(request.user, PIPELINE_CAPABILITY) else None
+    return render(request, "home.html", {"entries": entries, "stages": stages})
 
 
 def permission_denied(request, exception=None):

@@ -12,7 +12,7 @@ from lima_site.roles import CAPABILITIES
 PUBLIC = {"login", "team:invite_accept"}
 LOGIN_ONLY = {"home", "logout", "password_change", "password_change_done", "api:schema", "api:api-root", "api:docs", "api_access"}
 STAFF_ONLY_PREFIX = "admin:"
-SAMPLES = ("1", "jsonl", "svg", "add", "open", "outcomes", "cancel", "retry", "release", "judgments", "csv", "md", "json",
+SAMPLES = ("1", "jsonl", "svg", "add", "open", "outcomes", "cancel", "retry", "release", "judgments", "csv", "md", "json", "judgment",
            "00000000-0000-4000-8000-000000000000")
 
 

@@ -31,6 +31,7 @@ class DatasetRow(models.Model):
     source = models.CharField(max_length=32)
     conversations = models.JSONField()
     is_refusal = models.BooleanField(default=False)
+    is_sensitive = models.BooleanField(default=False, help_text="Copied from the example: safety studies rate responses to these.")
     # Licence attribution of mined rows (site, URL, author, licence), exported beside the GAIR/lima file.
     attribution = models.JSONField(default=dict, blank=True)
 

@@ -215,7 +215,7 @@ def freeze_dataset(*, name: str, split: str, user, description: str = "", accept
         DatasetRow.objects.bulk_create(
             DatasetRow(
                 dataset=dataset, position=position, example=example, source=example.source,
-                conversations=conversations, is_refusal=example.is_refusal,
+                conversations=conversations, is_refusal=example.is_refusal, is_sensitive=example.is_sensitive,
                 attribution=attribution_of(example.provenance),
             )
             for position, (example, conversations) in enumerate(rows)

@@ -71,7 +71,7 @@ class BlindItemSerializer(serializers.Serializer):
 
 class VerdictSerializer(serializers.Serializer):
     item = serializers.UUIDField()
-    choice = serializers.ChoiceField(choices=["a", "b", "tie", "fail", "pass", "excellent"])
+    choice = serializers.ChoiceField(choices=["a", "b", "tie", "fail", "pass", "excellent", "safe", "partial", "unsafe"])
     reason = serializers.CharField(required=False, allow_blank=True, max_length=5000)
 
 
@@ -116,7 +116,7 @@ class JudgingView(APIView):
         verdict = VerdictSerializer(data=request.data)
         verdict.is_valid(raise_exception=True)
         data = verdict.validated_data
-        if study.kind == Study.Kind.PAIRWISE:
+        if study.compares_pairs:
             recorded = judging.record_judgment(study=study, item_public_id=data["item"], annotator=request.user,
                                                side=data["choice"], reason=data.get("reason", ""))
         else:
@@ -198,6 +198,8 @@ class ExternalJudgmentUploadSerializer(serializers.Serializer):
     file = serializers.FileField(validators=[validate_upload_size], help_text="CSV or JSONL in the documented external-judgment format (annotation/evaluation/judgment_import.py).")
     target = serializers.CharField(max_length=200, required=False, allow_blank=True)
     seed = serializers.IntegerField(required=False, default=0)
+    tournament = serializers.BooleanField(required=False, default=False,
+                                          help_text="Any models against each other, no single target (rated by Bradley-Terry).")
 
 
 class RowErrorSerializer(serializers.Serializer):
@@ -228,7 +230,8 @@ class ExternalJudgmentSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
         data = upload.validated_data
         try:
             judgment_set = import_external_judgments(name=data["name"], stream=data["file"], filename=data["file"].name,
-                                                     user=request.user, target=data.get("target") or None, seed=data["seed"])
+                                                     user=request.user, target=data.get("target") or None, seed=data["seed"],
+                                                     tournament=data["tournament"])
         except FormatError as error:
             return ApiResponse({"detail": "nothing was imported: the file has errors",
                                 "errors": [{"line": e.line, "field": e.field, "message": e.message} for e in error.errors],
@@ -239,3 +242,9 @@ class ExternalJudgmentSetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixi
     @action(detail=True, methods=["get"])
     def statistics(self, request, pk=None):
         return ApiResponse(stats.report_as_dict(selectors.external_report(self.get_object())))
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    @action(detail=True, methods=["get"])
+    def leaderboard(self, request, pk=None):
+        """Bradley-Terry ratings with bootstrap intervals and the win-rate matrix, people ("human") and LLM judges ("llm")."""
+        return ApiResponse({key: stats.report_as_dict(board) for key, board in selectors.external_tournament(self.get_object()).items()})

@@ -21,6 +21,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from annotation.evaluation.stats import GRADES, AgreementReport, BaselineOutcome, RatingDistribution
+from annotation.evaluation.stats.bradley_terry import TournamentReport
+from annotation.evaluation.stats.safety import ModelSafety
 
 ChartFormat = Literal["svg", "png"]
 METRICS = {
@@ -250,4 +252,82 @@ def conversation_ratings_chart(distributions: Sequence[tuple[str, RatingDistribu
     axes.spines[["top", "right"]].set_visible(False)
     axes.legend(loc="upper left", fontsize=7, frameon=False, ncols=3)
     axes.set_title("Multi-turn: rating of each response", fontsize=10)
+
+def _empty(axes, message: str) -> None:
+    axes.set_axis_off()
+    axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes)
+
+
+@_styled
+def leaderboard_chart(report: TournamentReport, *, title: str = "Bradley-Terry rating", fmt: ChartFormat = "svg") -> bytes:
+    """Chatbot Arena's leaderboard plot: each rated model's rating (Elo scale) with its bootstrap interval, best on top."""
+    rated = [r for r in report.ratings if r.low is not None]
+    figure = _figure(5.2, 0.42 * max(len(rated), 1) + 1.3)
+    axes = figure.subplots()
+    if not rated:
+        _empty(axes, "Not identifiable: read the win rates" if report.n_battles else "No battles yet")
+        return _render(figure, fmt)
+    y = np.arange(len(rated))[::-1]
+    estimates = np.array([r.rating for r in rated])
+    whiskers = np.array([[r.rating - r.low for r in rated], [r.high - r.rating for r in rated]]).clip(min=0)
+    axes.errorbar(estimates, y, xerr=whiskers, fmt="o", color=OUTCOME_COLOURS[0], capsize=4)
+    axes.set_yticks(y, labels=[f"{r.rank}. {r.model}" for r in rated])
+    axes.set_ylim(-0.6, len(rated) - 0.4)
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.set_xlabel(f"rating ({round(100 * report.confidence)}% interval, {report.resamples} resamples over prompts)")
+    axes.set_title(title, fontsize=10)
+    for row, r in zip(y, rated):
+        axes.text(r.high, row + 0.18, f" {round(r.rating)}", fontsize=8, va="bottom")
+    return _render(figure, fmt)
+
+
+@_styled
+def win_matrix_chart(report: TournamentReport, *, fmt: ChartFormat = "svg") -> bytes:
+    """Share of battles the row model won against the column model (a tie counts half), leaderboard order."""
+    names = report.models
+    figure = _figure(1.0 * max(len(names), 1) + 2.6, 0.9 * max(len(names), 1) + 1.4)
+    axes = figure.subplots()
+    if not names or not report.n_battles:
+        _empty(axes, report.message or "No battles yet")
+        return _render(figure, fmt)
+    values = np.array([[np.nan if v is None else v for v in row] for row in report.win_rate], dtype=float)
+    edges = np.arange(len(names) + 1) - 0.5
+    cells = axes.pcolormesh(edges, edges, np.ma.masked_invalid(values), cmap="RdBu", vmin=0.0, vmax=1.0)
+    axes.set_xlim(edges[0], edges[-1])
+    axes.set_ylim(edges[-1], edges[0])
+    axes.set_aspect("equal")
+    axes.set_xticks(range(len(names)), labels=names, rotation=30, ha="right")
+    axes.set_yticks(range(len(names)), labels=names)
+    axes.set_title("Row model beats column model", fontsize=10)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            value = values[i, j]
+            text = "" if i == j else ("n/a" if np.isnan(value) else f"{_percent(value)}\nn={report.battle_counts[i][j]}")
+            axes.text(j, i, text, ha="center", va="center", fontsize=8,
+                      color="white" if not np.isnan(value) and abs(value - 0.5) > 0.3 else "black")
+    figure.colorbar(cells, ax=axes, shrink=0.8).solids.set_rasterized(False)
+    return _render(figure, fmt)
+
+
+@_styled
+def safety_chart(models: Sequence[ModelSafety], *, fmt: ChartFormat = "svg") -> bytes:
+    """Share of responses graded safe per model, with interval whiskers (LIMA: 80% of 30 sensitive prompts)."""
+    graded = [m for m in models if m.safe is not None]
+    figure = _figure(5.0, 0.45 * max(len(graded), 1) + 1.3)
+    axes = figure.subplots()
+    if not graded:
+        _empty(axes, "No safety grades yet")
+        return _render(figure, fmt)
+    y = np.arange(len(graded))[::-1]
+    safe = [m.safe for m in graded]
+    whiskers = np.array([[s.estimate - s.low for s in safe], [s.high - s.estimate for s in safe]]).clip(min=0)
+    axes.barh(y, [s.estimate for s in safe], xerr=whiskers, capsize=4, color=GRADE_COLOURS["excellent"], height=0.6)
+    axes.set_yticks(y, labels=[m.model for m in graded])
+    axes.set_xlim(0, 1)
+    axes.set_xticks([0, 0.25, 0.5, 0.75, 1.0], labels=["0%", "25%", "50%", "75%", "100%"])
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.set_title("Responses graded safe", fontsize=10)
+    for row, model in zip(y, graded):
+        axes.text(1.02, row, f"{_percent(model.safe.estimate)} (n={model.n_responses})", va="center", fontsize=8,
+                  transform=axes.get_yaxis_transform())
     return _render(figure, fmt)

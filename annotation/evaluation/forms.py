@@ -7,6 +7,7 @@ from django.contrib.auth import get_user_model
 
 from annotation.evaluation.judge_prompt import DEFAULT_TEMPLATE
 from annotation.evaluation.models import Study
+from annotation.evaluation.models.judging import SAFETY_GUIDELINES
 from generation.models import Backend, GenerationRun, ModelSpec
 
 
@@ -56,12 +57,17 @@ class StudyForm(forms.ModelForm):
                 self.add_error("baseline_runs", "the target cannot be its own baseline")
         if cleaned.get("kind") == "pairwise" and not baselines:
             self.add_error("baseline_runs", "a pairwise study compares the target with at least one baseline")
+        if cleaned.get("kind") == "tournament" and not baselines:
+            self.add_error("baseline_runs", "a tournament compares at least two runs: the first run and at least one more")
+        if cleaned.get("kind") == "safety" and not (cleaned.get("guidelines") or "").strip():
+            # The paper's meaning of the three labels, unless the researcher wrote their own.
+            cleaned["guidelines"] = SAFETY_GUIDELINES
         if cleaned.get("overlap") == 0:
             self.add_error("overlap", "at least one judgment per item")
         if cleaned.get("max_overlap") and cleaned.get("overlap") and cleaned["max_overlap"] <= cleaned["overlap"]:
             self.add_error("max_overlap", "above the overlap (or 0 for off): disagreeing items grow from the overlap up to this")
-        if cleaned.get("attention_checks") and cleaned.get("kind") != "pairwise":
-            self.add_error("attention_checks", "attention checks are pairs: only pairwise studies have them")
+        if cleaned.get("attention_checks") and cleaned.get("kind") not in ("pairwise", "tournament"):
+            self.add_error("attention_checks", "attention checks are pairs: only pairwise studies and tournaments have them")
         if (cleaned.get("speed_flag_seconds") or 0) < 0:
             self.add_error("speed_flag_seconds", "seconds cannot be negative")
         return cleaned

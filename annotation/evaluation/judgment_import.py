@@ -21,6 +21,11 @@ in the paper), the other its baseline. Pass `target=`; without it the target is 
 `target_model` column names (one name in every row that has one), else the one model that appears
 in every row, and the file is rejected when that is ambiguous.
 
+A *tournament* (`tournament=True`) has no target: any models against each other, as in Chatbot
+Arena. Each row is then stored with its pair in a fixed order (the names sorted), `model` the first
+and `baseline` the second, and the verdict read as "target" = the first won, so two annotators who
+saw the pair in opposite orders give comparable verdicts.
+
 An item is the prompt with its unordered pair of models, so the same comparison shown in
 either order is one item. Every problem is reported with its line number and nothing is
 returned unless the whole file is valid: unknown verdicts, missing fields, a row without the
@@ -30,7 +35,7 @@ target model, the same (item, annotator) twice, an annotator listed in two group
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any, Literal
 
 from annotation.datasets.lima_format import MAX_ERRORS, FormatError, RowError, load_json_row, text_lines
@@ -48,6 +53,8 @@ class ImportedJudgments:
     target: str
     baselines: list[str]
     judgments: list[PairwiseJudgment]
+    # Tournaments: each judgment's first model (its verdict's "target"); empty when the file has one target.
+    first_models: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -174,15 +181,20 @@ def _infer_target(rows: list[_Row], errors: _Errors) -> str | None:
     return None
 
 
-def _judgments(rows: list[_Row], target: str | None, errors: _Errors) -> ImportedJudgments:
+def _judgments(rows: list[_Row], target: str | None, errors: _Errors, *, tournament: bool = False) -> ImportedJudgments:
     """Cross-row checks (target, duplicates, groups) and the conversion to model terms; raises on any error."""
     if not rows and not errors.errors:
         errors.add(1, "", "the file holds no judgments")
-    if target is not None:
+    if tournament:
+        if target:
+            errors.add(1, "target", "a tournament has no target model: leave the target empty")
+        target = ""
+    elif target is not None:
         target = target.strip()
     elif rows:
         target = _infer_target(rows, errors)
     seen: dict[tuple[str, frozenset[str], str], int] = {}
+    firsts: list[str] = []
     group_of: dict[str, tuple[str, int]] = {}
     judgments = []
     for row in rows:
@@ -198,6 +210,18 @@ def _judgments(rows: list[_Row], target: str | None, errors: _Errors) -> Importe
                        f"{row.annotator!r} is in group {group!r} on line {first_line}, here {row.group!r}")
             continue
         if target is None:
+            continue
+        if tournament:
+            first, second = sorted((row.model_a, row.model_b))
+            on_left = first == row.model_a
+            verdict = "tie" if row.side == "tie" else ("target" if (row.side == "a") == on_left else "baseline")
+            judgments.append(PairwiseJudgment(
+                item=f"{row.prompt_id}{ITEM_SEPARATOR}{first}{ITEM_SEPARATOR}{second}", prompt=row.prompt_id, baseline=second,
+                annotator=row.annotator, group=row.group, verdict=verdict,
+                target_len=row.length_a if on_left else row.length_b, baseline_len=row.length_b if on_left else row.length_a,
+                target_on_left=on_left,
+            ))
+            firsts.append(first)
             continue
         if target not in (row.model_a, row.model_b):
             errors.add(row.line, "model_a", f"neither {row.model_a!r} nor {row.model_b!r} is the target model {target!r}")
@@ -217,13 +241,16 @@ def _judgments(rows: list[_Row], target: str | None, errors: _Errors) -> Importe
         ))
     errors.raise_if_any()
     assert target is not None  # no errors means a target was given or inferred
+    if tournament:
+        models = list(dict.fromkeys(name for row in rows for name in (row.model_a, row.model_b)))
+        return ImportedJudgments(target="", baselines=models, judgments=judgments, first_models=firsts)
     return ImportedJudgments(
         target=target, baselines=list(dict.fromkeys(j.baseline for j in judgments)), judgments=judgments
     )
 
 
 def parse_judgments_jsonl(stream: IO[bytes] | IO[str], *, target: str | None = None,
-                          limits: InputLimits | None = None) -> ImportedJudgments:
+                          limits: InputLimits | None = None, tournament: bool = False) -> ImportedJudgments:
     """Every judgment of a JSONL file, or FormatError listing the bad lines (up to MAX_ERRORS)."""
     rows: list[_Row] = []
     errors = _Errors()
@@ -242,11 +269,11 @@ def parse_judgments_jsonl(stream: IO[bytes] | IO[str], *, target: str | None = N
             continue
         if (row := _validate(record, line=line, errors=errors)) is not None:
             rows.append(row)
-    return _judgments(rows, target, errors)
+    return _judgments(rows, target, errors, tournament=tournament)
 
 
 def parse_judgments_csv(stream: IO[bytes] | IO[str], *, target: str | None = None,
-                        limits: InputLimits | None = None) -> ImportedJudgments:
+                        limits: InputLimits | None = None, tournament: bool = False) -> ImportedJudgments:
     """Every judgment of a CSV file with a header row, or FormatError with line numbers."""
     # csv reads the physical lines as they come; quoted fields may span several, so line numbers follow the reader.
     reader = csv.reader(text for _, text in text_lines(stream, limits=limits))
@@ -277,16 +304,16 @@ def parse_judgments_csv(stream: IO[bytes] | IO[str], *, target: str | None = Non
             continue
         if (row := _validate(dict(zip(header, record)), line=line, errors=errors)) is not None:
             rows.append(row)
-    return _judgments(rows, target, errors)
+    return _judgments(rows, target, errors, tournament=tournament)
 
 
 def parse_judgments(
     stream: IO[bytes] | IO[str], *, fmt: Literal["csv", "jsonl"], target: str | None = None,
-    limits: InputLimits | None = None,
+    limits: InputLimits | None = None, tournament: bool = False,
 ) -> ImportedJudgments:
     """Dispatch on the declared format (a file name's extension, as the upload form reports it)."""
     if fmt == "csv":
-        return parse_judgments_csv(stream, target=target, limits=limits)
+        return parse_judgments_csv(stream, target=target, limits=limits, tournament=tournament)
     if fmt == "jsonl":
-        return parse_judgments_jsonl(stream, target=target, limits=limits)
+        return parse_judgments_jsonl(stream, target=target, limits=limits, tournament=tournament)
     raise ValueError(f"unknown judgment format {fmt!r} (expected csv or jsonl)")

@@ -13,6 +13,8 @@ from django.db.models.functions import Length
 from annotation.evaluation import charts, stats
 from annotation.evaluation.annotators import LLM, annotator_groups
 from annotation.evaluation.models import Assignment, ComparisonItem, ExternalJudgmentSet, Judgment, OrderedVerdict, Rating, Study
+from annotation.evaluation.stats.bradley_terry import DEFAULT_TOURNAMENT_RESAMPLES, Battle, TournamentReport, bradley_terry
+from annotation.evaluation.stats.safety import SAFETY_GRADES, ModelSafety, SafetyRecord, safety_by_model
 
 
 def annotator_studies(user):
@@ -92,7 +94,7 @@ def excluded_annotators(study: Study) -> dict[int, str]:
 def annotator_workloads(study: Study) -> list[AnnotatorWorkload]:
     """Per annotator: verdicts, median seconds per item, shared (agreement) items, attention checks passed;
     flagged when the median is under the study's speed threshold. One query."""
-    model, answer = (Judgment, "verdict") if study.kind == Study.Kind.PAIRWISE else (Rating, "grade")
+    model, answer = (Judgment, "verdict") if study.compares_pairs else (Rating, "grade")
     rows = list(model.objects.filter(item__study=study).values_list(
         "annotator_id", "annotator__username", "seconds", "item__is_shared", "item__gold_verdict", answer))
     groups = annotator_groups({row[0] for row in rows})
@@ -116,12 +118,20 @@ def annotator_workloads(study: Study) -> list[AnnotatorWorkload]:
     return sorted(by_user.values(), key=lambda work: work.username)
 
 
+def recent_verdicts(study: Study, *, limit: int = 10) -> list[tuple[str, Judgment | Rating]]:
+    """The study's latest verdicts as ("judgment" | "rating", row), newest first, each to open its lineage (two queries)."""
+    judgments = [("judgment", j) for j in Judgment.objects.filter(item__study=study).select_related("annotator")
+                 .order_by("-created_at", "-id")[:limit]]
+    ratings = [("rating", r) for r in Rating.objects.filter(item__study=study).select_related("annotator").order_by("-created_at", "-id")[:limit]]
+    return sorted(judgments + ratings, key=lambda pair: (pair[1].created_at, pair[1].pk), reverse=True)[:limit]
+
+
 def study_overview(study: Study) -> dict:
     items = study.items.aggregate(
         total=Count("id"), shared=Count("id", filter=Q(is_shared=True)),
         scrubbed=Count("id", filter=~Q(scrubbed=[])), held=Count("id", filter=Q(held=True)),
     )
-    model = Judgment if study.kind == Study.Kind.PAIRWISE else Rating
+    model = Judgment if study.compares_pairs else Rating
     verdicts = dict(model.objects.filter(item__study=study).values_list("verdict" if model is Judgment else "grade").annotate(n=Count("id")).order_by())
     return {"items": items, "verdicts": verdicts, "open_assignments": Assignment.objects.filter(item__study=study, completed_at__isnull=True).count()}
 
@@ -138,7 +148,9 @@ def study_report(study: Study, *, resamples: int = stats.DEFAULT_RESAMPLES) -> s
         .values_list("item__public_id", "item__row_id", "item__baseline_run__model__name", "annotator_id", "annotator__username",
                      "verdict", "target_len", "baseline_len", "item__target_is_a")
     )
-    ratings = list(Rating.objects.filter(counted, item__study=study).values_list("item__public_id", "annotator_id", "annotator__username", "grade"))
+    # Safety grades are reported per model by `study_safety`, not as Fail / Pass / Excellent.
+    ratings = list(Rating.objects.filter(counted, item__study=study, grade__in=Rating.Grade.values)
+                   .values_list("item__public_id", "annotator_id", "annotator__username", "grade"))
     groups = annotator_groups({row[3] for row in rows} | {row[1] for row in ratings})
     table = stats.JudgmentTable.from_columns(
         item=[str(r[0]) for r in rows], prompt=[str(r[1]) for r in rows], baseline=[r[2] or "" for r in rows],
@@ -189,3 +201,86 @@ def external_report(judgment_set: ExternalJudgmentSet, *, resamples: int = stats
     return stats.statistics_report(table, baselines=judgment_set.baselines, resamples=resamples, seed=judgment_set.seed)
 
 
+
+
+# --- tournaments and safety ---------------------------------------------------------------------
+
+JUDGE_CLASSES = (("human", "People"), ("llm", "LLM judges"))
+
+
+def _judge_class(group: str) -> str:
+    return "llm" if group in stats.DEFAULT_LLM_GROUPS else "human"
+
+
+def run_labels(runs) -> dict[int, str]:
+    """run id -> what a researcher reads on a leaderboard: the model's name, with the run when two runs share it."""
+    runs = list(runs)
+    names = [run.model.name for run in runs]
+    return {run.pk: run.model.name if names.count(run.model.name) == 1 else f"{run.model.name} (run #{run.pk})" for run in runs}
+
+
+def _study_runs(study: Study) -> list:
+    return [study.target_run, *study.baseline_runs.select_related("model").order_by("pk")]
+
+
+def study_tournament(study: Study, *, resamples: int = DEFAULT_TOURNAMENT_RESAMPLES) -> dict[str, TournamentReport]:
+    """Bradley–Terry leaderboards of a study's pairwise verdicts, people and LLM judges apart (one query for the verdicts).
+
+    Any pairwise study reads as a tournament: one against baselines is a star; a tournament study pairs every run.
+    """
+    labels = run_labels(_study_runs(study))
+    excluded = excluded_annotators(study)
+    rows = list(Judgment.objects.filter(item__study=study, item__attention_check="").exclude(annotator_id__in=excluded)
+                .values_list("annotator_id", "item__row_id", "item__target_response__run_id", "item__baseline_run_id", "verdict"))
+    groups = annotator_groups({row[0] for row in rows})
+    battles: dict[str, list[Battle]] = {key: [] for key, _ in JUDGE_CLASSES}
+    for annotator, row_id, first, second, verdict in rows:
+        winner = {"target": "a", "baseline": "b"}.get(verdict, "tie")
+        battles[_judge_class(groups[annotator])].append(
+            Battle(labels.get(first, f"run #{first}"), labels.get(second, f"run #{second}"), winner, prompt=str(row_id)))
+    return {key: bradley_terry(found, models=list(labels.values()), resamples=resamples, seed=study.seed or 0)
+            for key, found in battles.items()}
+
+
+def study_safety(study: Study, *, resamples: int = stats.DEFAULT_RESAMPLES) -> dict[str, list[ModelSafety]]:
+    """Safe / partially safe / unsafe shares per model of a safety study, people and LLM judges apart (one query)."""
+    labels = run_labels(_study_runs(study))
+    excluded = excluded_annotators(study)
+    rows = list(Rating.objects.filter(item__study=study).exclude(annotator_id__in=excluded)
+                .values_list("annotator_id", "annotator__username", "item_id", "item__target_response__run_id", "grade"))
+    groups = annotator_groups({row[0] for row in rows})
+    records = [SafetyRecord(model=labels.get(run_id, f"run #{run_id}"), item=str(item), annotator=name, group=_judge_class(groups[user]),
+                            grade=grade)
+               for user, name, item, run_id, grade in rows if grade in SAFETY_GRADES]
+    return {key: safety_by_model(records, models=list(labels.values()), groups={key}, resamples=resamples, seed=study.seed or 0)
+            for key, _ in JUDGE_CLASSES}
+
+
+def external_tournament(judgment_set: ExternalJudgmentSet, *, resamples: int = DEFAULT_TOURNAMENT_RESAMPLES) -> dict[str, TournamentReport]:
+    """Bradley–Terry leaderboards of an external set (a tournament, or a target against baselines), people and LLMs apart."""
+    battles: dict[str, list[Battle]] = {key: [] for key, _ in JUDGE_CLASSES}
+    rows = judgment_set.judgments.order_by("id").values_list("prompt", "model", "baseline", "group", "verdict")
+    for prompt, model, baseline, group, verdict in rows.iterator(chunk_size=5000):
+        winner = {"target": "a", "baseline": "b"}.get(verdict, "tie")
+        battles[_judge_class(group)].append(Battle(model or judgment_set.target, baseline, winner, prompt=prompt))  # type: ignore[arg-type]
+    models = judgment_set.baselines if judgment_set.is_tournament else [judgment_set.target, *judgment_set.baselines]
+    return {key: bradley_terry(found, models=models, resamples=resamples, seed=judgment_set.seed) for key, found in battles.items()}
+
+
+@dataclass(frozen=True)
+class TournamentBoard:
+    """One judge class's leaderboard as a page shows it: the report and its two inline SVG charts."""
+
+    key: str
+    label: str
+    report: TournamentReport
+    leaderboard_svg: str
+    matrix_svg: str
+
+
+def tournament_boards(reports: dict[str, TournamentReport]) -> list[TournamentBoard]:
+    """People first, then LLM judges; a class without battles is left out."""
+    return [TournamentBoard(key=key, label=label, report=reports[key],
+                            leaderboard_svg=charts.leaderboard_chart(reports[key], title=f"{label}: Bradley-Terry rating").decode(),
+                            matrix_svg=charts.win_matrix_chart(reports[key]).decode())
+            for key, label in JUDGE_CLASSES if reports[key].n_battles]

@@ -56,6 +56,8 @@ class Example(models.Model):
     author_group = models.CharField(max_length=1, choices=AuthorGroup.choices, blank=True)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.DRAFT, db_index=True)
     is_refusal = models.BooleanField(default=False, help_text="A toxic or malevolent prompt the response refuses.")
+    is_sensitive = models.BooleanField(default=False, help_text="A sensitive test prompt: safety studies rate the responses to these "
+                                                                "(LIMA: 30 sensitive test prompts, 80% answered safely).")
     is_multi_turn = models.BooleanField(default=False, editable=False)
     title = models.CharField(max_length=200, blank=True, help_text="Short label for lists; defaults to the prompt.")
     provenance = models.JSONField(default=dict, blank=True, help_text="Original URL, score, licence, raw text.")

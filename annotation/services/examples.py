@@ -31,6 +31,7 @@ class ExampleDraft:
     split: str
     source: str
     is_refusal: bool = False
+    is_sensitive: bool = False
     title: str = ""
     turns: list[TurnInput] = field(default_factory=list)
 
@@ -58,6 +59,7 @@ def snapshot(example: Example, turns: list[Turn] | list[TurnInput] | None = None
         "source": example.source,
         "status": example.status,
         "is_refusal": example.is_refusal,
+        "is_sensitive": example.is_sensitive,
         "title": example.title,
         "turns": [{"role": t.role, "text": t.text} for t in turns],
     }
@@ -143,10 +145,11 @@ def save_example(*, example_id: int, user, expected_version: int, draft: Example
         status = Status.DRAFT if example.status == Status.REJECTED and example.created_by_id == user.pk else example.status
         title = draft.title[:200]
         changed = _content(snapshot(example)) != _content(
-            snapshot(Example(split=draft.split, source=draft.source, is_refusal=draft.is_refusal, title=title), draft.turns))
+            snapshot(Example(split=draft.split, source=draft.source, is_refusal=draft.is_refusal, is_sensitive=draft.is_sensitive,
+                             title=title), draft.turns))
         content = {"text_edited_by": user, "content_hash": conversation_hash(t.text for t in draft.turns)} if changed else {}
         Example.objects.filter(pk=example.pk).update(
-            split=draft.split, source=draft.source, is_refusal=draft.is_refusal, title=title,
+            split=draft.split, source=draft.source, is_refusal=draft.is_refusal, is_sensitive=draft.is_sensitive, title=title,
             is_multi_turn=_is_multi_turn(draft.turns), status=status, version=F("version") + 1, updated_at=timezone.now(),
             edit_session=edit_session, **content,
         )

@@ -57,7 +57,7 @@ def _editable(request, pk: int) -> Example:
 
 def _draft_of(example: Example) -> ExampleDraft:
     return ExampleDraft(
-        split=example.split, source=example.source, is_refusal=example.is_refusal, title=example.title,
+        split=example.split, source=example.source, is_refusal=example.is_refusal, is_sensitive=example.is_sensitive, title=example.title,
         turns=[TurnInput(role=turn.role, text=turn.text) for turn in example.turns.all()],
     )
 
@@ -224,7 +224,7 @@ def example_detail(request, pk: int):
 
 def _snapshot_text(snapshot: dict) -> list[str]:
     lines = [f"split: {snapshot['split']}", f"source: {snapshot['source']}", f"status: {snapshot['status']}",
-             f"refusal: {snapshot['is_refusal']}", f"title: {snapshot['title']}"]
+             f"refusal: {snapshot['is_refusal']}", f"sensitive: {snapshot.get('is_sensitive', False)}", f"title: {snapshot['title']}"]
     for number, turn in enumerate(snapshot["turns"], start=1):
         lines.append(f"--- turn {number} ({turn['role']})")
         lines.extend(turn["text"].splitlines() or [""])

@@ -1,6 +1,6 @@
 from .conversations import Conversation, ConversationStudy, ConversationTurn, TurnRating
 from .external import ExternalJudgment, ExternalJudgmentSet
-from .judging import Assignment, ComparisonItem, Judgment, LLMJudge, LLMJudgeRun, OrderedVerdict, Rating, Study, Verdict
+from .judging import Assignment, ComparisonItem, Judgment, LLMJudge, LLMJudgeRun, OrderedVerdict, Rating, SafetyGrade, Study, Verdict
 
 __all__ = [
     "Conversation",
@@ -16,6 +16,7 @@ __all__ = [
     "LLMJudgeRun",
     "OrderedVerdict",
     "Rating",
+    "SafetyGrade",
     "Study",
     "Verdict",
 ]

@@ -14,7 +14,7 @@ from django.db import models
 
 class ExternalJudgmentSet(models.Model):
     name = models.CharField(max_length=200)
-    target = models.TextField(help_text="The model under study (LIMA in the paper).")
+    target = models.TextField(blank=True, help_text="The model under study (LIMA in the paper); empty for a tournament.")
     baselines = models.JSONField(default=list, help_text="The baselines, in the order they first appear in the file.")
     filename = models.CharField(max_length=255)
     file_format = models.CharField(max_length=5, choices=[("csv", "CSV"), ("jsonl", "JSONL")])
@@ -30,6 +30,11 @@ class ExternalJudgmentSet(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def is_tournament(self) -> bool:
+        """Many models against each other with no single target: rated by Bradley-Terry, not Figure 1."""
+        return not self.target
+
 
 class ExternalJudgment(models.Model):
     """One row of the file, already in model terms (see `annotation.evaluation.judgment_import`)."""
@@ -39,6 +44,8 @@ class ExternalJudgment(models.Model):
     item = models.TextField(help_text="prompt id :: baseline, one comparison.")
     prompt = models.TextField()
     baseline = models.TextField()
+    model = models.TextField(blank=True, help_text="Tournaments: the row's other model (verdicts read 'target' as this one). "
+                                                   "Empty in a target set: the set's target.")
     annotator = models.TextField()
     group = models.TextField()
     verdict = models.CharField(max_length=8, choices=[("target", "Target better"), ("tie", "Tie"), ("baseline", "Baseline better")])

@@ -40,14 +40,14 @@ class _HashingReader:
 
 
 def import_external_judgments(*, name: str, stream: IO[bytes], filename: str, user, target: str | None = None,
-                              seed: int = 0) -> ExternalJudgmentSet:
+                              seed: int = 0, tournament: bool = False) -> ExternalJudgmentSet:
     """Parse the whole file, then save it in one transaction: any bad row raises FormatError and nothing is saved."""
     if not name.strip():
         raise ValidationError({"name": "a name for the judgment set is needed"})
     fmt = judgment_format(filename)
     digest = hashlib.sha256()
     imported = parse_judgments(_HashingReader(stream, digest), fmt=fmt, target=target or None,  # type: ignore[arg-type]
-                               limits=InputLimits.from_settings())
+                               limits=InputLimits.from_settings(), tournament=tournament)
     with transaction.atomic():
         judgment_set = ExternalJudgmentSet.objects.create(
             name=name.strip(), target=imported.target, baselines=imported.baselines, filename=filename[:255], file_format=fmt,
@@ -55,9 +55,9 @@ def import_external_judgments(*, name: str, stream: IO[bytes], filename: str, us
         )
         ExternalJudgment.objects.bulk_create(
             (ExternalJudgment(
-                judgment_set=judgment_set, item=j.item, prompt=j.prompt, baseline=j.baseline, annotator=j.annotator, group=j.group,
+                judgment_set=judgment_set, item=j.item, model=first, prompt=j.prompt, baseline=j.baseline, annotator=j.annotator, group=j.group,
                 verdict=j.verdict, target_len=j.target_len, baseline_len=j.baseline_len, target_on_left=j.target_on_left,
-            ) for j in imported.judgments),
+            ) for j, first in zip(imported.judgments, imported.first_models or [""] * len(imported.judgments))),
             batch_size=SAVE_BATCH,
         )
     return judgment_set

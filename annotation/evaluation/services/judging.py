@@ -20,6 +20,7 @@ from django.utils import timezone
 from annotation.evaluation.models import Assignment, ComparisonItem, Judgment, Rating, Study, Verdict
 from annotation.evaluation.scrub import scrub_self_identification, still_self_identifying
 from annotation.evaluation.selectors import seen_prompts
+from annotation.evaluation.stats.bradley_terry import balanced_pairs
 from generation.models import GenerationRun, ModelSpec, Response
 
 UNDO_WINDOW = timedelta(seconds=60)
@@ -54,12 +55,46 @@ class _Plan:
         return self.target.row_id
 
 
-def _comparison_plans(study: Study, rng: secrets.SystemRandom) -> list[_Plan]:
+def _tournament_plans(study: Study) -> list[_Plan]:
+    """Every pair of the study's runs (balanced: each run first as often as second) on every prompt both answered.
+    In a tournament an item's "target" is just the pair's first run: the verdict is read as which run won."""
+    runs = [study.target_run, *study.baseline_runs.order_by("pk")]
+    for run in runs:
+        if run.dataset_id != study.dataset_id:
+            raise ValidationError({"baseline_runs": "every run must be over the study's prompt snapshot"})
+    if len({run.pk for run in runs}) < 2:
+        raise ValidationError({"baseline_runs": "a tournament needs at least two runs"})
+    responses = {run.pk: _responses_by_row(run) for run in runs}
+    plans = []
+    for first, second in balanced_pairs(runs):
+        plans += [_Plan(responses[first.pk][row_id], response, second) for row_id, response in sorted(responses[second.pk].items())
+                  if row_id in responses[first.pk]]
+    return plans
+
+
+def _rated_plans(study: Study, rng: secrets.SystemRandom) -> list[_Plan]:
+    """Single responses to rate. Absolute: a random sample of the target's. Safety: every response of every run
+    (target and baselines) to the snapshot's sensitive prompts, so the safe share is reported per model."""
+    if study.kind == Study.Kind.SAFETY:
+        runs = [study.target_run, *study.baseline_runs.order_by("pk")]
+        plans = [_Plan(response) for run in runs for response in
+                 Response.objects.filter(run=run, error="", row__is_sensitive=True, row__dataset_id=study.dataset_id).order_by("row__position")]
+        if not plans:
+            raise ValidationError("no sensitive prompt in the snapshot has a response: flag the sensitive test prompts (the "
+                                  "example's “Sensitive prompt” box) and freeze the snapshot again")
+        return plans
     target = _responses_by_row(study.target_run)
-    if study.kind != Study.Kind.PAIRWISE:
-        sample = sorted(target)
-        rng.shuffle(sample)
-        return [_Plan(target[row_id]) for row_id in sorted(sample[: study.absolute_sample])]
+    sample = sorted(target)
+    rng.shuffle(sample)
+    return [_Plan(target[row_id]) for row_id in sorted(sample[: study.absolute_sample])]
+
+
+def _comparison_plans(study: Study, rng: secrets.SystemRandom) -> list[_Plan]:
+    if study.kind == Study.Kind.TOURNAMENT:
+        return _tournament_plans(study)
+    if not study.compares_pairs:
+        return _rated_plans(study, rng)
+    target = _responses_by_row(study.target_run)
     baselines = list(study.baseline_runs.all())
     if not baselines:
         raise ValidationError({"baseline_runs": "a pairwise study needs at least one baseline run"})
@@ -151,7 +186,7 @@ def build_items(*, study: Study) -> int:
     plans = _comparison_plans(study, rng)
     if not plans:
         raise ValidationError("no prompt has responses from the compared runs")
-    if study.attention_checks and study.kind == Study.Kind.PAIRWISE:
+    if study.attention_checks and study.compares_pairs:
         plans = _with_attention_checks(plans, study.attention_checks, rng)
     order = list(range(len(plans)))
     rng.shuffle(order)
@@ -337,7 +372,7 @@ def record_judgment(*, study: Study, item_public_id, annotator, side: str, reaso
     _check_open(study, annotator)
     assignment = _assignment_for(study, item_public_id, annotator)
     item = assignment.item
-    if item.study.kind != Study.Kind.PAIRWISE:
+    if not item.study.compares_pairs:
         raise ValidationError("this study rates single responses")
     if side == "tie":
         verdict = Verdict.TIE
@@ -354,13 +389,13 @@ def record_judgment(*, study: Study, item_public_id, annotator, side: str, reaso
 
 
 def record_rating(*, study: Study, item_public_id, annotator, grade: str, reason: str = "") -> Recorded:
-    if grade not in Rating.Grade.values:
-        raise ValidationError({"grade": "choose Fail, Pass or Excellent"})
+    if study.compares_pairs:
+        raise ValidationError("this study compares two responses")
+    if grade not in dict(study.grades):
+        raise ValidationError({"grade": "choose " + " or ".join(label for _, label in study.grades)})
     _check_open(study, annotator)
     assignment = _assignment_for(study, item_public_id, annotator)
     item = assignment.item
-    if item.study.kind != Study.Kind.ABSOLUTE:
-        raise ValidationError("this study compares two responses")
     now = timezone.now()
     rating, created = _store_once(Rating, item=item, annotator=annotator, values={
         "grade": grade, "reason": reason.strip()[:5000], "seconds": _seconds(assignment, now),
@@ -375,7 +410,7 @@ def undo_last(*, study: Study, annotator) -> bool:
     """Take back the annotator's latest verdict within UNDO_WINDOW; the item comes back to them next."""
     _check_open(study, annotator)
     cutoff = timezone.now() - UNDO_WINDOW
-    model = Judgment if study.kind == Study.Kind.PAIRWISE else Rating
+    model = Judgment if study.compares_pairs else Rating
     with transaction.atomic():
         last = (
             model.objects.select_for_update().filter(item__study=study, annotator=annotator, created_at__gte=cutoff)

@@ -65,7 +65,7 @@ def judge_submit(request, study_id):
     item_id = request.POST.get("item", "")
     reason = request.POST.get("reason", "")
     try:
-        if study.kind == Study.Kind.PAIRWISE:
+        if study.compares_pairs:
             recorded = services.record_judgment(study=study, item_public_id=item_id, annotator=request.user, side=request.POST.get("choice", ""), reason=reason)
         else:
             recorded = services.record_rating(study=study, item_public_id=item_id, annotator=request.user, grade=request.POST.get("choice", ""), reason=reason)

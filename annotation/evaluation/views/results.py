@@ -33,6 +33,8 @@ class ExternalJudgmentForm(forms.Form):
     target = forms.CharField(max_length=200, required=False,
                              help_text="The model under study; leave empty when it is the one model present in every row.")
     seed = forms.IntegerField(required=False, initial=0, help_text="Seed of the bootstrap confidence intervals.")
+    tournament = forms.BooleanField(required=False, label="Tournament (no single target)",
+                                    help_text="Any models against each other, as in Chatbot Arena: rated by Bradley–Terry.")
 
 
 def wants_identities(request) -> bool:
@@ -89,15 +91,19 @@ def external_list(request):
     try:
         judgment_set = import_external_judgments(
             name=form.cleaned_data["name"], stream=upload, filename=upload.name, user=request.user,
-            target=form.cleaned_data["target"], seed=form.cleaned_data["seed"] or 0,
+            target=form.cleaned_data["target"], seed=form.cleaned_data["seed"] or 0, tournament=form.cleaned_data["tournament"],
         )
     except FormatError as error:
         return _external_list(request, form=form, import_errors=error, status=422)
     except ValidationError as exc:
         copy_errors_to_form(form, exc)
         return _external_list(request, form=form, status=422)
-    messages.success(request, f"Imported {judgment_set.judgment_count} judgments of {judgment_set.target} against "
-                              f"{len(judgment_set.baselines)} baseline(s).")
+    if judgment_set.is_tournament:
+        messages.success(request, f"Imported a tournament of {judgment_set.judgment_count} judgments between "
+                                  f"{len(judgment_set.baselines)} models.")
+    else:
+        messages.success(request, f"Imported {judgment_set.judgment_count} judgments of {judgment_set.target} against "
+                                  f"{len(judgment_set.baselines)} baseline(s).")
     return redirect("evaluation:external_results", pk=judgment_set.pk)
 
 
@@ -107,6 +113,7 @@ def external_results(request, pk: int):
     report = selectors.external_report(judgment_set)
     return render(request, "evaluation/external_results.html", {
         "judgment_set": judgment_set, "report": report, **selectors.results_page_charts(report, target_name=judgment_set.target),
+        "boards": selectors.tournament_boards(selectors.external_tournament(judgment_set)),
     })
 
 

@@ -10,7 +10,8 @@ from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from annotation.evaluation.forms import LLMJudgeForm, StudyForm
-from annotation.evaluation import selectors
+from annotation.evaluation.judge_prompt import SAFETY_TEMPLATE
+from annotation.evaluation import charts, selectors
 from annotation.evaluation.models import Study
 from annotation.evaluation.selectors import annotator_workloads, study_overview
 from annotation.evaluation.services import judging, llm_judge
@@ -38,8 +39,10 @@ def study_detail(request, pk: int):
     baselines = list(study.baseline_runs.select_related("model"))
     context = {
         "study": study, "overview": study_overview(study), "annotators": annotator_workloads(study),
-        "judge_runs": judge_runs, "judge_form": LLMJudgeForm(), "baselines": baselines,
+        "judge_runs": judge_runs, "baselines": baselines,
+        "judge_form": LLMJudgeForm(initial={"template": SAFETY_TEMPLATE} if study.kind == Study.Kind.SAFETY else None),
         "blindness_warning": study.blindness_warning(baseline_count=len(baselines)), "pool": study.annotators.order_by("username"),
+        "recent_verdicts": selectors.recent_verdicts(study),
     }
     if request.htmx and request.GET.get("part") == "live":
         return render(request, "evaluation/partials/study_live.html", context)
@@ -133,10 +136,19 @@ def study_results(request, pk: int):
     """Figure 1 for this study (humans and the LLM judge), agreement between groups, ratings, annotators."""
     study = get_object_or_404(Study.objects.select_related("target_run__model"), pk=pk)
     report = selectors.study_report(study)  # once: each report runs the bootstrap
-    return render(request, "evaluation/study_results.html", {
-        "study": study, "report": report, **selectors.results_page_charts(report, target_name=study.target_run.model.name,
-                                                                   absolute=study.kind == Study.Kind.ABSOLUTE),
-    })
+    context = {"study": study, "report": report, "judge_classes": selectors.JUDGE_CLASSES}
+    if study.kind == Study.Kind.SAFETY:
+        # Figure 1's notes ("No human judgments") are about pairs; a safety study keeps only the exclusions.
+        report.notes[:] = [note for note in report.notes if note.startswith("Left out")]
+        safety = selectors.study_safety(study)
+        context.update(safety=safety, safety_svg={key: charts.safety_chart(models).decode() for key, models in safety.items()
+                                                  if any(m.n_ratings for m in models)})
+    else:
+        context.update(selectors.results_page_charts(report, target_name=study.target_run.model.name,
+                                                     absolute=study.kind == Study.Kind.ABSOLUTE))
+    if study.compares_pairs:
+        context["boards"] = selectors.tournament_boards(selectors.study_tournament(study))
+    return render(request, "evaluation/study_results.html", context)
 
 
 @role_required("manage_studies")
