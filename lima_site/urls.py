@@ -20,4 +20,5 @@ urlpatterns = [
     path("", include("annotation.evaluation.urls")),
     path("", include("generation.urls")),
     path("", include("training.urls")),
+    path("", include("lima_site.orchestration.urls_checkpoint_studies")),
 ]
