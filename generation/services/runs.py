@@ -112,7 +112,10 @@ def _resend(run: GenerationRun, chunks) -> int:
     """Send these open chunks' tasks again (their holder died, or their message was lost)."""
     chunks = list(chunks)
     if chunks:
-        GenerationChunk.objects.filter(pk__in=[c.pk for c in chunks]).update(enqueued_at=timezone.now(), sends=F("sends") + 1)
+        # The lost holder's lease is cleared: the chunk now counts as waiting in the queue, so beat sends it again
+        # only if nobody claims it for LIMA_GENERATION_REQUEUE_SECONDS, not every minute.
+        GenerationChunk.objects.filter(pk__in=[c.pk for c in chunks]).update(
+            enqueued_at=timezone.now(), lease_expires_at=None, sends=F("sends") + 1)
         _send(run, chunks)
     return len(chunks)
 
