@@ -269,7 +269,7 @@ def test_resources_the_partition_cannot_satisfy_are_refused_and_nothing_is_queue
 def test_sbatch_missing_from_path_is_a_clear_error(on_cluster, db, researcher, tiny_model, settings, tmp_path):
     settings.LIMA_SLURM_BIN_DIR = str(tmp_path / "empty-bin")
     run = runs.submit_run(run=runs.create_run(dataset=train_snapshot(user=researcher), base_model=tiny_model_spec(),
-                                              user=researcher))
+                                              user=researcher, launcher="slurm"))
     assert run.state == RunState.REJECTED and "`sbatch` was not found" in run.error and not run.job_id
 
 
@@ -279,7 +279,7 @@ def test_a_controller_that_is_down_is_a_clear_error(on_cluster, db, researcher, 
     settings.LIMA_SLURM_CONF = str(dead)
     settings.LIMA_SLURM_TIMEOUT = 5
     run = runs.submit_run(run=runs.create_run(dataset=train_snapshot(user=researcher), base_model=tiny_model_spec(),
-                                              user=researcher))
+                                              user=researcher, launcher="slurm"))
     assert run.state == RunState.REJECTED and "is slurmctld down?" in run.error and not run.job_id
 
 
