@@ -75,9 +75,8 @@ def test_duplicate_messages_resumes_and_beat_never_make_two_workers_generate_one
     assert [chunk.attempts for chunk in chunks] == [1] * 8
     wait_for(lambda: sum(generations_in_logs(workers, run).values()) >= 8, timeout=10, what="the workers' log lines")
     assert generations_in_logs(workers, run) == {chunk.pk: 1 for chunk in chunks}
-    # Both processes took part (so the claims really raced), and messages were sent more often than chunks generated.
+    # Both processes took part, so the claims really raced.
     assert len({chunk.worker.split(":")[1] for chunk in chunks}) == 2
-    assert sum(chunk.sends for chunk in chunks) + 8 > 8
 
 
 def test_beat_sends_again_only_chunks_whose_lease_ran_out_or_that_nobody_claimed(researcher, settings):

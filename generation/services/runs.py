@@ -109,8 +109,13 @@ def enqueue_missing(run: GenerationRun) -> int:
 
 
 def _resend(run: GenerationRun, chunks) -> int:
-    """Send these open chunks' tasks again (their holder died, or their message was lost)."""
-    chunks = list(chunks)
+    """Send these open chunks' tasks again (their holder died, or their message was lost); call inside a transaction.
+
+    The chunks are locked first (SELECT ... FOR UPDATE re-checks the query's conditions on a row a claim
+    just changed, so a chunk a worker claimed meanwhile is left out), and a claim waits for this transaction:
+    clearing a lease never takes a chunk from a worker that holds it.
+    """
+    chunks = list(chunks.select_for_update())
     if chunks:
         # The lost holder's lease is cleared: the chunk now counts as waiting in the queue, so beat sends it again
         # only if nobody claims it for LIMA_GENERATION_REQUEUE_SECONDS, not every minute.
