@@ -280,6 +280,17 @@ LIMA_IMPORT_STALE_SECONDS = env.int("LIMA_IMPORT_STALE_SECONDS", default=30 * 60
 LIMA_JOB_STUCK_MINUTES = env.int("LIMA_JOB_STUCK_MINUTES", default=10)
 # vLLM workers shard a model across this many GPUs of their host.
 LIMA_VLLM_TENSOR_PARALLEL_SIZE = env.int("LIMA_VLLM_TENSOR_PARALLEL_SIZE", default=1)
+# GPU workers consume the `gpu` queue (docker-compose's gpu-worker): only then may checkpoints generate with vLLM.
+LIMA_GPU_WORKERS = env.bool("LIMA_GPU_WORKERS", default=False)
+# Models one worker process keeps loaded between chunks, least recently used dropped first: a GPU host fits one
+# 65B checkpoint, so a worker generating for epoch after epoch must not keep them all.
+LIMA_WORKER_LOADED_MODELS = env.int("LIMA_WORKER_LOADED_MODELS", default=1)
+# A generation chunk is held by the one worker that claimed it, under a lease it renews while it generates
+# (every third of it). A chunk whose lease ran out (its worker died) is sent again by beat's stalled-run check;
+# one that no worker claimed for LIMA_GENERATION_REQUEUE_SECONDS (its message was lost) too. A duplicate
+# message finds the chunk held or done and generates nothing.
+LIMA_GENERATION_LEASE_SECONDS = env.int("LIMA_GENERATION_LEASE_SECONDS", default=300)
+LIMA_GENERATION_REQUEUE_SECONDS = env.int("LIMA_GENERATION_REQUEUE_SECONDS", default=3600)
 
 # How often an ablation experiment's driver task looks at its variants again (lima_site/orchestration/tasks.py).
 LIMA_EXPERIMENT_POLL_SECONDS = env.float("LIMA_EXPERIMENT_POLL_SECONDS", default=5.0)
@@ -291,6 +302,9 @@ LIMA_SLURM_CONF = env.str("LIMA_SLURM_CONF", default="")
 LIMA_SLURM_TIMEOUT = env.float("LIMA_SLURM_TIMEOUT", default=30.0)
 LIMA_SLURM_PYTHON = env.str("LIMA_SLURM_PYTHON", default="")
 LIMA_SLURM_WORKDIR = env.str("LIMA_SLURM_WORKDIR", default=str(BASE_DIR))
+# The launcher a new run gets: slurm, local, or empty for "the one that works here" (Slurm when its controller
+# answers `scontrol ping`, else a local process: `make run` on a laptop trains locally).
+LIMA_TRAINING_LAUNCHER = env.str("LIMA_TRAINING_LAUNCHER", default="")
 
 # The model registry: a transformers or vLLM model's directory must lie under one of these roots, or under
 # LIMA_MODEL_DIR or LIMA_TRAINING_DIR (the project tokenizer's model and the training runs' checkpoints).

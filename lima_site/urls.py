@@ -26,4 +26,5 @@ urlpatterns = [
     path("", include("lima_site.orchestration.urls_experiments")),
     path("", include("lima_site.orchestration.urls_team")),
     path("", include("lima_site.orchestration.urls_pipeline")),
+    path("", include("lima_site.orchestration.urls_checkpoint_studies")),
 ]

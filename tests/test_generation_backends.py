@@ -90,3 +90,48 @@ def test_openai_backend_gives_up_on_client_errors_and_reports_them(openai_server
 def test_openai_backend_reports_an_unreachable_endpoint():
     result = openai_backend("http://127.0.0.1:9/v1", max_attempts=2).generate([["Hi?"]], Decoding(), seed=1)[0]
     assert "cannot reach" in result.error and "after 2 attempts" in result.error
+
+
+def test_a_worker_keeps_a_bounded_number_of_loaded_models_dropping_the_least_recently_used():
+    import gc
+    import weakref
+
+    from generation.backends import _LOADED, loaded_configs
+
+    _LOADED.clear()
+    first, second, third = (tiny_config(served_model_name=name) for name in ("first", "second", "third"))
+    loaded_first = get_backend(first, capacity=1)
+    gone = weakref.ref(loaded_first.model)
+    del loaded_first
+    get_backend(second, capacity=1)
+    gc.collect()
+    # Capacity 1 (the default): loading the second model released the first, weights and all.
+    assert loaded_configs() == [second] and gone() is None
+    # Capacity 2: a model used again becomes the most recent, so the one left unused goes first.
+    get_backend(first, capacity=2)
+    assert get_backend(second, capacity=2) is get_backend(second, capacity=2)
+    get_backend(third, capacity=2)
+    assert loaded_configs() == [second, third]
+    _LOADED.clear()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("bound", [1, 2])
+def test_the_worker_holds_as_many_models_as_lima_worker_loaded_models_says(bound, settings, researcher):
+    from generation.backends import _LOADED, loaded_configs
+    from generation.models import GenerationRun, RunStatus
+    from generation.services import runs
+    from tests.builders import prompt_snapshot, tiny_model_spec
+
+    _LOADED.clear()
+    settings.LIMA_WORKER_LOADED_MODELS = bound
+    dataset = prompt_snapshot(user=researcher, n=1)
+    for name in ("epoch-1", "epoch-2"):
+        model = tiny_model_spec(name=name, max_new_tokens=2)
+        model.chat_template += f"{{# {name} #}}"  # two checkpoints: two configurations (the same tiny weights)
+        model.save()
+        run = runs.create_run(model=model, dataset=dataset, user=researcher)
+        GenerationRun.objects.filter(pk=run.pk).update(status=RunStatus.RUNNING)
+        runs.generate_missing(run_id=run.pk, row_ids=list(dataset.rows.values_list("id", flat=True)))
+    assert len(loaded_configs()) == bound
+    _LOADED.clear()

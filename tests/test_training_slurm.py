@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -268,7 +269,7 @@ def test_resources_the_partition_cannot_satisfy_are_refused_and_nothing_is_queue
 def test_sbatch_missing_from_path_is_a_clear_error(on_cluster, db, researcher, tiny_model, settings, tmp_path):
     settings.LIMA_SLURM_BIN_DIR = str(tmp_path / "empty-bin")
     run = runs.submit_run(run=runs.create_run(dataset=train_snapshot(user=researcher), base_model=tiny_model_spec(),
-                                              user=researcher))
+                                              user=researcher, launcher="slurm"))
     assert run.state == RunState.REJECTED and "`sbatch` was not found" in run.error and not run.job_id
 
 
@@ -278,5 +279,122 @@ def test_a_controller_that_is_down_is_a_clear_error(on_cluster, db, researcher, 
     settings.LIMA_SLURM_CONF = str(dead)
     settings.LIMA_SLURM_TIMEOUT = 5
     run = runs.submit_run(run=runs.create_run(dataset=train_snapshot(user=researcher), base_model=tiny_model_spec(),
-                                              user=researcher))
+                                              user=researcher, launcher="slurm"))
     assert run.state == RunState.REJECTED and "is slurmctld down?" in run.error and not run.job_id
+
+
+# Submission safety: DRAFT -> SUBMITTING is committed before sbatch, the job id recorded after, and a
+# submitter that dies in between is reconciled by job name on the next poll.
+
+CRASHING_SBATCH = """#!/bin/bash
+# sbatch as usual, except that the real submission ({when} it) kills the process that called it, as a crash of
+# the web server or worker would: the caller never reads the job id.
+if [[ " $* " == *" --parsable "* ]]; then
+  {before}
+  out=$("{sbatch}" "$@"); status=$?
+  echo "$out" > "{record}"
+  kill -9 $PPID
+  echo "$out"; exit $status
+fi
+exec "{sbatch}" "$@"
+"""
+
+
+def crashing_bin_dir(tmp_path: Path, *, before_sbatch: bool) -> tuple[Path, Path]:
+    bin_dir, record = tmp_path / "crashing-bin", tmp_path / "sbatch-output"
+    bin_dir.mkdir()
+    for name in ("squeue", "scontrol", "sacct", "scancel"):
+        (bin_dir / name).symlink_to(shutil.which(name))
+    script = CRASHING_SBATCH.format(sbatch=shutil.which("sbatch"), record=record, when="before" if before_sbatch else "after",
+                                    before="kill -9 $PPID; exit 1" if before_sbatch else ":")
+    (bin_dir / "sbatch").write_text(script)
+    (bin_dir / "sbatch").chmod(0o755)
+    return bin_dir, record
+
+
+def submit_in_a_process_that_crashes(run: TrainingRun, cluster: SlurmCluster, bin_dir: Path) -> subprocess.CompletedProcess:
+    from django.conf import settings
+    from django.db import connection
+
+    from tests.services import database_url
+
+    env = {**os.environ, "DATABASE_URL": database_url(connection.settings_dict), "LIMA_SLURM_BIN_DIR": str(bin_dir),
+           "LIMA_SLURM_CONF": str(cluster.conf), "LIMA_TRAINING_DIR": str(settings.LIMA_TRAINING_DIR)}
+    code = f"from training.models import TrainingRun; from training.services import runs; runs.submit_run(run=TrainingRun.objects.get(pk={run.pk}))"
+    return subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=Path(__file__).resolve().parent.parent,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def jobs_named(cluster: SlurmCluster, name: str) -> list[str]:
+    out = subprocess.run(["squeue", "-h", f"--name={name}", "-o", "%i"], capture_output=True, text=True, check=True,
+                         env={**os.environ, **cluster.environment()}).stdout
+    return out.split()
+
+
+def test_a_submitter_killed_after_sbatch_leaves_a_job_the_next_poll_finds_by_its_name(on_cluster, transactional_db, researcher,
+                                                                                      tiny_model, tmp_path):
+    run = runs.create_run(dataset=train_snapshot(user=researcher), base_model=tiny_model_spec(), user=researcher,
+                          hyperparameters={**QUICK, "epochs": 1000}, launcher="slurm")
+    bin_dir, record = crashing_bin_dir(tmp_path, before_sbatch=False)
+    crashed = submit_in_a_process_that_crashes(run, on_cluster, bin_dir)
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    job_id = slurm.parse_submission(record.read_text())
+    try:
+        # The move to SUBMITTING was committed before sbatch; the job id never reached the database.
+        run.refresh_from_db()
+        assert (run.state, run.job_id) == (RunState.SUBMITTING, "") and jobs_named(on_cluster, run.job_name) == [job_id]
+        # Beat's next poll finds the job by its name and records it, as the submitter would have.
+        assert run.pk in runs.poll_active_runs()
+        run.refresh_from_db()
+        assert run.job_id == job_id and run.state in (RunState.PENDING, RunState.RUNNING) and run.submitted_at
+        # A second submit (a double click that came late) does not queue a second job.
+        assert runs.submit_run(run=run).job_id == job_id and jobs_named(on_cluster, run.job_name) == [job_id]
+    finally:
+        runs.cancel_run(run=TrainingRun.objects.get(pk=run.pk))
+    wait_for(lambda: not jobs_named(on_cluster, run.job_name), timeout=60, what="the job to be cancelled")
+
+
+def test_a_submitter_killed_before_sbatch_queued_nothing_and_the_run_can_be_submitted_again(on_cluster, transactional_db, client,
+                                                                                           researcher, tiny_model, tmp_path):
+    run = runs.create_run(dataset=train_snapshot(user=researcher), base_model=tiny_model_spec(), user=researcher,
+                          hyperparameters=QUICK, launcher="slurm")
+    bin_dir, _ = crashing_bin_dir(tmp_path, before_sbatch=True)
+    assert submit_in_a_process_that_crashes(run, on_cluster, bin_dir).returncode == -signal.SIGKILL
+    run.refresh_from_db()
+    assert run.state == RunState.SUBMITTING and not jobs_named(on_cluster, run.job_name)
+    # Within the time a submission may take, the poll waits: the submitter could still be inside sbatch.
+    assert run.pk not in runs.poll_active_runs()
+    assert TrainingRun.objects.get(pk=run.pk).state == RunState.SUBMITTING
+    TrainingRun.objects.filter(pk=run.pk).update(submitted_at=run.submitted_at - runs.submission_grace())
+    assert run.pk in runs.poll_active_runs()
+    run.refresh_from_db()
+    assert run.state == RunState.REJECTED and f"no job named {run.job_name} exists" in run.error
+    # From the page: submit again (here on the same launcher), and the job runs to the end.
+    client.force_login(researcher)
+    page = client.get(reverse("training:run_detail", args=[run.pk])).content.decode()
+    assert "Submit again" in page and "Nothing was queued" in page
+    client.post(reverse("training:run_action", args=[run.pk, "submit"]), {"launcher": "slurm"})
+    run.refresh_from_db()
+    assert run.state in (RunState.PENDING, RunState.RUNNING) and jobs_named(on_cluster, run.job_name) == [run.job_id]
+    wait_for(lambda: runs.refresh_run(run=run).is_finished, timeout=300, what="the resubmitted job to end")
+    assert run.state == RunState.COMPLETED, (run.error, run.log_tail)
+
+
+def test_the_default_launcher_is_the_one_that_works_on_this_host(on_cluster, db, client, researcher, settings, tmp_path):
+    settings.LIMA_TRAINING_LAUNCHER = ""
+    runs._REACHABLE.clear()
+    assert runs.default_launcher() == "slurm"
+    dead = tmp_path / "dead-controller.conf"
+    dead.write_text(re.sub(r"SlurmctldPort=\d+", f"SlurmctldPort={free_port()}", on_cluster.conf.read_text()))
+    settings.LIMA_SLURM_CONF = str(dead)
+    # Slurm's commands are here but no controller answers (`make run` on a host with Slurm installed, not running).
+    assert runs.default_launcher() == "local"
+    settings.LIMA_SLURM_CONF = str(on_cluster.conf)
+    settings.LIMA_SLURM_BIN_DIR = str(tmp_path / "no-slurm-here")
+    runs._REACHABLE.clear()
+    assert runs.default_launcher() == "local"
+    client.force_login(researcher)
+    form = client.get(reverse("training:run_create")).content.decode()
+    assert re.search(r'<option value="local" selected>', form)
+    settings.LIMA_TRAINING_LAUNCHER = "slurm"  # a deployment that says which
+    assert runs.default_launcher() == "slurm"

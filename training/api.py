@@ -10,7 +10,7 @@ from annotation.datasets.models import Dataset
 from generation.models import ModelSpec
 from lima_site.api import capability_permission
 from training import slurm
-from training.models import Checkpoint, Launcher, TrainingRun
+from training.models import Checkpoint, TrainingRun
 from training.recipe import LIMA_65B
 from training.services import checkpoints as checkpoint_services
 from training.services import runs
@@ -34,7 +34,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingRun
-        fields = ["id", "name", "dataset", "base_model", "hyperparameters", "launcher", "nodes", "gpus_per_node",
+        fields = ["id", "name", "dataset", "base_model", "hyperparameters", "launcher", "checkpoint_backend", "nodes", "gpus_per_node",
                   "cpus_per_task", "partition", "account", "qos", "time_limit", "submit", "state", "scheduler_state",
                   "job_id", "exit_code", "error", "log_tail", "script", "run_dir", "dataset_hash", "base_config_hash",
                   "code_version", "result", "checkpoints", "progress", "created_at", "submitted_at", "finished_at",
@@ -42,7 +42,8 @@ class TrainingRunSerializer(serializers.ModelSerializer):
         read_only_fields = ["state", "scheduler_state", "job_id", "exit_code", "error", "log_tail", "script", "run_dir",
                             "dataset_hash", "base_config_hash", "code_version", "result", "created_at", "submitted_at",
                             "finished_at", "cancel_requested_at", "earlier_attempts"]
-        extra_kwargs = {"name": {"required": False}, "launcher": {"default": Launcher.SLURM}}
+        extra_kwargs = {"name": {"required": False}, "launcher": {"required": False},
+                        "checkpoint_backend": {"required": False}}
 
     def get_progress(self, run) -> dict:
         summary = runs.run_progress(run)
@@ -63,14 +64,17 @@ class TrainingRunViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.
                                                                  "account", "qos", "time_limit") if key in data})
         run = runs.create_run(name=data.get("name", ""), dataset=data["dataset"], base_model=data["base_model"],
                               user=request.user, hyperparameters=data.get("hyperparameters") or {},
-                              launcher=data["launcher"], resources=resources)
+                              launcher=data.get("launcher"), resources=resources,
+                              checkpoint_backend=data.get("checkpoint_backend"))
         if data.get("submit"):
             run = runs.submit_run(run=run)
         return ApiResponse(self.get_serializer(run).data, status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"])
     def submit(self, request, pk=None):
-        return ApiResponse(self.get_serializer(runs.submit_run(run=self.get_object())).data)
+        """Submit a draft, or submit again a run that was not submitted; `launcher` (optional) switches its launcher."""
+        launcher = request.data.get("launcher") or None
+        return ApiResponse(self.get_serializer(runs.submit_run(run=self.get_object(), launcher=launcher)).data)
 
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):

@@ -33,7 +33,13 @@ class TrainingRunForm(forms.Form):
     max_length = forms.IntegerField(min_value=1, initial=LIMA_65B.max_length, help_text="Longer texts are trimmed")
     residual_dropout_top = forms.FloatField(initial=LIMA_65B.residual_dropout_top, help_text="0.0 at the bottom layer")
     seed = forms.IntegerField(initial=LIMA_65B.seed)
-    launcher = forms.ChoiceField(choices=Launcher.choices, initial=Launcher.SLURM)
+    launcher = forms.ChoiceField(choices=Launcher.choices, initial=Launcher.SLURM,
+                                 help_text="Preselected: the one that works on this host (local when no Slurm controller answers)")
+    checkpoint_backend = forms.ChoiceField(
+        choices=[("", "As the base model (vLLM where GPU workers are configured, else transformers)"),
+                 ("transformers", "transformers (CPU queue)"), ("vllm", "vLLM (GPU queue)")],
+        required=False, label="Checkpoints generate with",
+        help_text="Each epoch's checkpoint is registered with this backend and its queue for the dev-set responses")
     nodes = forms.IntegerField(min_value=1, initial=1)
     gpus_per_node = forms.IntegerField(min_value=0, initial=0, help_text="0: CPU")
     cpus_per_task = forms.IntegerField(min_value=1, initial=1)
@@ -68,6 +74,12 @@ class TrainingRunForm(forms.Form):
         return slurm.Resources(nodes=data["nodes"], gpus_per_node=data["gpus_per_node"], cpus_per_task=data["cpus_per_task"],
                                partition=data["partition"].strip(), account=data["account"].strip(), qos=data["qos"].strip(),
                                time_limit=data["time_limit"].strip())
+
+
+class SubmitForm(forms.Form):
+    """Submit a draft, or submit again a run the scheduler refused, on the launcher chosen here."""
+
+    launcher = forms.ChoiceField(choices=Launcher.choices, required=False)
 
 
 class _Unchecked:

@@ -101,6 +101,42 @@ class SlurmLauncher:
                 return JobStatus.ended(scheduler_state=parts[1], state=slurm.run_state(parts[1]), scheduler_exit=parts[2])
         return None
 
+    def find(self, job_name: str, script: Path, known: set[str]) -> str | None:
+        """The job id of a job submitted under this name from this script and not among `known` (the run's earlier
+        jobs): squeue for live jobs, `scontrol show job` and the completion log for ended ones. None: not submitted."""
+        queued = self._run("squeue", "-h", f"--name={job_name}", "-o", "%i|%o")
+        if queued.returncode != 0:
+            raise LaunchError(f"squeue failed: {self._words(queued)}")
+        for line in queued.stdout.splitlines():
+            job_id, _, command = line.strip().partition("|")
+            if job_id and job_id not in known and command == str(script):
+                return job_id
+        shown = self._run("scontrol", "show", "job", "-o")
+        for line in shown.stdout.splitlines() if shown.returncode == 0 else []:
+            fields = slurm.parse_scontrol_job(line)
+            if (fields.get("JobName") == job_name and fields.get("Command") == str(script)
+                    and fields.get("JobId") and fields["JobId"] not in known):
+                return fields["JobId"]
+        completed = self._run("sacct", "-c", f"--name={job_name}", "-n", "-P", "-o", "JobID,JobName")
+        for line in completed.stdout.splitlines() if completed.returncode == 0 else []:
+            parts = line.split("|")
+            if len(parts) >= 2 and parts[1] == job_name and parts[0] not in known:
+                return parts[0]
+        return None
+
+    def reachable(self) -> bool:
+        """Whether this host is a Slurm client whose controller answers (`scontrol ping`), within a few seconds."""
+        try:
+            scontrol = self._command("scontrol")
+        except LaunchError:
+            return False
+        env = {**os.environ, **({"SLURM_CONF": self.conf} if self.conf else {})}
+        try:
+            answer = subprocess.run([scontrol, "ping"], capture_output=True, text=True, env=env, timeout=min(self.timeout, 5))
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+        return answer.returncode == 0 and " is UP" in answer.stdout and shutil.which("sbatch", path=self.bin_dir or None) is not None
+
     def cancel(self, job_id: str, run_dir: Path) -> None:
         result = self._run("scancel", job_id)
         if result.returncode != 0:
@@ -150,6 +186,23 @@ class LocalLauncher:
         if self._alive(int(job_id), run_dir / "job.sbatch"):
             return JobStatus(scheduler_state="RUNNING", state=slurm.RUNNING)
         return JobStatus(scheduler_state="FAILED", state=slurm.FAILED, reason="the process ended without an exit status")
+
+    def find(self, job_name: str, script: Path, known: set[str]) -> str | None:
+        """The pid of a live wrapper running this script (started by a submit whose pid was never recorded)."""
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit() or proc.name in known:
+                continue
+            try:
+                argv = (proc / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if b"lima-local-run" in argv and str(script).encode() in argv and self._alive(int(proc.name), script):
+                return proc.name
+        return None
+
+    @staticmethod
+    def reachable() -> bool:
+        return shutil.which("bash") is not None
 
     def cancel(self, job_id: str, run_dir: Path) -> None:
         (run_dir / CANCELLED_FILE).write_text("cancelled\n")

@@ -15,6 +15,8 @@ class Launcher(models.TextChoices):
 
 class RunState(models.TextChoices):
     DRAFT = "draft", "Draft (not submitted)"
+    # Committed before sbatch runs: a crash before the job id is recorded is reconciled by job name on the next poll.
+    SUBMITTING = "submitting", "Submitting"
     REJECTED = "rejected", "Not submitted"
     PENDING = slurm.PENDING, "Queued"
     RUNNING = slurm.RUNNING, "Running"
@@ -43,6 +45,9 @@ class TrainingRun(models.Model):
     base_model = models.ForeignKey("generation.ModelSpec", on_delete=models.PROTECT, related_name="training_runs")
     hyperparameters = models.JSONField()
     launcher = models.CharField(max_length=8, choices=Launcher.choices, default=Launcher.SLURM)
+    checkpoint_backend = models.CharField(
+        max_length=16, choices=[("transformers", "transformers (CPU queue)"), ("vllm", "vLLM (GPU queue)")], default="transformers",
+        help_text="The backend, and so the queue, each checkpoint is registered with for its dev-set responses.")
     nodes = models.PositiveIntegerField(default=1)
     gpus_per_node = models.PositiveIntegerField(default=0)
     cpus_per_task = models.PositiveIntegerField(default=1)
@@ -89,6 +94,11 @@ class TrainingRun(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.state in slurm.FINISHED
+
+    @property
+    def job_name(self) -> str:
+        """The scheduler's name for this run's jobs: how a submission whose job id was never recorded is found again."""
+        return f"lima-sft-{self.pk}"
 
     @property
     def can_resubmit(self) -> bool:

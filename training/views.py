@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from lima_site.forms import copy_errors_to_form
 from lima_site.roles import role_required
 from training import charts, progress
-from training.forms import DevResponsesForm, TrainingRunForm
+from training.forms import DevResponsesForm, SubmitForm, TrainingRunForm
 from training.models import Checkpoint, TrainingRun
 from training.services import checkpoints as checkpoint_services
 from training.services import runs
@@ -35,7 +35,7 @@ def run_list(request):
 def run_create(request):
     if request.method != "POST":
         form = TrainingRunForm(initial={"preset": request.GET.get("preset", "lima-65b"),
-                                        "launcher": request.GET.get("launcher", "slurm")})
+                                        "launcher": request.GET.get("launcher") or runs.default_launcher()})
         return render(request, "training/run_form.html", {"form": form})
     form = TrainingRunForm(request.POST)
     if form.is_valid():
@@ -44,6 +44,7 @@ def run_create(request):
                 name=form.cleaned_data["name"], dataset=form.cleaned_data["dataset"],
                 base_model=form.cleaned_data["base_model"], user=request.user, hyperparameters=form.hyperparameters(),
                 launcher=form.cleaned_data["launcher"], resources=form.resources(),
+                checkpoint_backend=form.cleaned_data["checkpoint_backend"] or None,
             )
         except ValidationError as exc:
             copy_errors_to_form(form, exc)
@@ -72,8 +73,17 @@ def run_detail(request, pk: int):
     context.update(
         checkpoints=run.checkpoints.select_related("model", "dev_run").order_by("epoch"),
         dev_form=DevResponsesForm(),
+        submit_form=SubmitForm(initial={"launcher": _suggested_launcher(run)}),
     )
     return render(request, "training/run_detail.html", context)
+
+
+def _suggested_launcher(run: TrainingRun) -> str:
+    """A refused run is offered the launcher that works here when its own did not."""
+    if run.state == "rejected":
+        working = runs.default_launcher()
+        return run.launcher if working == "local" and run.nodes > 1 else working
+    return run.launcher
 
 
 @require_POST
@@ -81,11 +91,19 @@ def run_detail(request, pk: int):
 def run_action(request, pk: int, action: str):
     run = get_object_or_404(TrainingRun, pk=pk)
     if action == "submit":
-        run = runs.submit_run(run=run)
-        if run.error:
-            messages.error(request, f"Not submitted: {run.error}")
+        form = SubmitForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, "Not submitted: " + "; ".join(m for errors in form.errors.values() for m in errors))
+            return redirect("training:run_detail", pk=run.pk)
+        try:
+            run = runs.submit_run(run=run, launcher=form.cleaned_data["launcher"] or None)
+        except ValidationError as exc:
+            messages.error(request, "Not submitted: " + "; ".join(exc.messages))
         else:
-            messages.success(request, f"Submitted as job {run.job_id}.")
+            if run.state == "rejected":
+                messages.error(request, f"Not submitted: {run.error}")
+            elif run.job_id:
+                messages.success(request, f"Submitted ({run.get_launcher_display()}) as job {run.job_id}.")
     elif action == "cancel":
         runs.cancel_run(run=run)
     elif action == "resubmit":

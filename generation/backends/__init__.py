@@ -7,6 +7,10 @@ error for that request) is returned as that prompt's error; the others still suc
 
 from __future__ import annotations
 
+import gc
+import logging
+import sys
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -58,13 +62,40 @@ def messages_of(conversation: list[str]) -> list[dict]:
     return [{"role": "user" if i % 2 == 0 else "assistant", "content": text} for i, text in enumerate(conversation)]
 
 
-_CACHE: dict[BackendConfig, Backend] = {}
+logger = logging.getLogger(__name__)
+# Loaded backends of this worker process, least recently used first.
+_LOADED: OrderedDict[BackendConfig, Backend] = OrderedDict()
 
 
-def get_backend(config: BackendConfig) -> Backend:
-    """One loaded backend per configuration per worker process: a model is loaded once, not per chunk."""
-    if config in _CACHE:
-        return _CACHE[config]
+def loaded_configs() -> list[BackendConfig]:
+    """The configurations this process holds loaded, least recently used first."""
+    return list(_LOADED)
+
+
+def _release(config: BackendConfig, backend: Backend) -> None:
+    """Drop a loaded model: its own close() (vLLM frees its engine and GPU memory), then the memory Python and
+    the CUDA allocator still hold for it."""
+    close = getattr(backend, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:  # a model that fails to close is dropped all the same
+            logger.exception("closing the %s backend of %s failed", config.backend, config.location)
+    del backend
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    logger.info("unloaded %s model %s", config.backend, config.location)
+
+
+def get_backend(config: BackendConfig, *, capacity: int = 1) -> Backend:
+    """A loaded backend for this configuration: kept between chunks so a model loads once, not per chunk, but
+    at most `capacity` models per worker process (LRU): a worker that generates for checkpoint after
+    checkpoint holds one 65B model, not all of them."""
+    if config in _LOADED:
+        _LOADED.move_to_end(config)
+        return _LOADED[config]
     if config.backend == "transformers":
         from generation.backends.hf import TransformersBackend as cls
     elif config.backend == "vllm":
@@ -73,6 +104,9 @@ def get_backend(config: BackendConfig) -> Backend:
         from generation.backends.openai_compat import OpenAICompatibleBackend as cls
     else:
         raise BackendError(f"backend {config.backend!r} does not generate (imported runs are uploaded)")
+    # Room first: the least recently used models go before the next one loads, so two never share the memory.
+    while _LOADED and len(_LOADED) >= max(1, capacity):
+        _release(*_LOADED.popitem(last=False))
     backend = cls(config)
-    _CACHE[config] = backend
+    _LOADED[config] = backend
     return backend

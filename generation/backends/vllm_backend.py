@@ -39,6 +39,13 @@ class VLLMBackend:
         return {"backend": "vllm", "model_path": self.config.location, "config_sha256": config_sha256(self.config.location),
                 "tensor_parallel_size": self.config.tensor_parallel_size, "vllm": vllm.__version__, **library_versions()}
 
+    def close(self) -> None:
+        """Free the engine and its GPU memory before the worker loads another model (generation/backends get_backend)."""
+        from vllm.distributed.parallel_state import cleanup_dist_env_and_memory
+
+        del self.llm
+        cleanup_dist_env_and_memory()
+
     def generate(self, conversations: list[list[str]], decoding: Decoding, seed: int) -> list[GenerationResult]:
         from vllm import SamplingParams, TokensPrompt
 

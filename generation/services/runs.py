@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import socket
+import threading
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Max, Q
+from django.db import connection
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from annotation.datasets.models import Dataset, DatasetRow
 from generation import registration
 from generation.backends import BackendConfig, BackendError, GenerationResult, get_backend
 from generation.decoding import Decoding
-from generation.models import Backend, GenerationRun, ModelSpec, Response, RunStatus
+from generation.models import Backend, GenerationChunk, GenerationRun, ModelSpec, Response, RunStatus
 
-STALL_AFTER = timedelta(minutes=10)
 logger = logging.getLogger(__name__)
 
 
@@ -74,21 +76,52 @@ def missing_row_ids(run: GenerationRun) -> list[int]:
     )
 
 
-def enqueue_missing(run: GenerationRun) -> int:
-    """Queue one task per chunk of rows that have no response yet; returns how many tasks.
-
-    Safe to call any number of times: a task only fills rows still missing when it runs.
-    """
+def _send(run: GenerationRun, chunks: list[GenerationChunk]) -> None:
     from generation import tasks
 
-    row_ids = missing_row_ids(run)
-    chunks = [row_ids[i:i + run.chunk_size] for i in range(0, len(row_ids), run.chunk_size)]
+    queue = run.model.queue
+    messages = [(chunk.pk, list(chunk.row_ids)) for chunk in chunks]
 
     def send():
-        for chunk in chunks:
-            tasks.generate_chunk.apply_async(args=(run.pk, chunk), queue=run.model.queue)
+        for chunk_id, row_ids in messages:
+            tasks.generate_chunk.apply_async(args=(run.pk, row_ids), kwargs={"chunk_id": chunk_id}, queue=queue)
 
     transaction.on_commit(send)
+
+
+def enqueue_missing(run: GenerationRun) -> int:
+    """Cut the rows that have no response and are in no open chunk into new chunks, and send one task each;
+    returns how many.
+
+    Safe to call any number of times: a row already in an open chunk is left to that chunk, and a task
+    only fills rows still missing when it runs.
+    """
+    covered = {row_id for row_ids in run.chunks.filter(done_at__isnull=True).values_list("row_ids", flat=True)
+               for row_id in row_ids}
+    row_ids = [row_id for row_id in missing_row_ids(run) if row_id not in covered]
+    now = timezone.now()
+    chunks = GenerationChunk.objects.bulk_create(
+        [GenerationChunk(run=run, row_ids=row_ids[i:i + run.chunk_size], enqueued_at=now)
+         for i in range(0, len(row_ids), run.chunk_size)]
+    )
+    _send(run, chunks)
+    return len(chunks)
+
+
+def _resend(run: GenerationRun, chunks) -> int:
+    """Send these open chunks' tasks again (their holder died, or their message was lost); call inside a transaction.
+
+    The chunks are locked first (SELECT ... FOR UPDATE re-checks the query's conditions on a row a claim
+    just changed, so a chunk a worker claimed meanwhile is left out), and a claim waits for this transaction:
+    clearing a lease never takes a chunk from a worker that holds it.
+    """
+    chunks = list(chunks.select_for_update())
+    if chunks:
+        # The lost holder's lease is cleared: the chunk now counts as waiting in the queue, so beat sends it again
+        # only if nobody claims it for LIMA_GENERATION_REQUEUE_SECONDS, not every minute.
+        GenerationChunk.objects.filter(pk__in=[c.pk for c in chunks]).update(
+            enqueued_at=timezone.now(), lease_expires_at=None, sends=F("sends") + 1)
+        _send(run, chunks)
     return len(chunks)
 
 
@@ -116,22 +149,106 @@ def _record_environment(run: GenerationRun, environment: dict) -> None:
     GenerationRun.objects.filter(pk=run.pk, environment={}).update(environment=record)
 
 
-def generate_missing(*, run_id: int, row_ids: list[int]) -> int:
+def lease_length() -> timedelta:
+    return timedelta(seconds=settings.LIMA_GENERATION_LEASE_SECONDS)
+
+
+def _worker_token() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _holder_is_dead_here(worker: str) -> bool:
+    """A lease held by a process of this host that no longer exists (a SIGKILLed worker) need not be waited out."""
+    host, _, rest = worker.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def claim_chunk(*, chunk_id: int, worker: str) -> bool:
+    """Take the chunk's lease if it is free: one conditional UPDATE, so of two workers only one gets it.
+
+    PostgreSQL re-checks the WHERE clause on the row the first UPDATE committed, so the second finds the
+    lease held and changes nothing.
+    """
+    now = timezone.now()
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+    open_chunk = GenerationChunk.objects.filter(pk=chunk_id, done_at__isnull=True)
+    changes = {"lease_expires_at": now + lease_length(), "claimed_at": now, "worker": worker, "attempts": F("attempts") + 1}
+    if open_chunk.filter(free).update(**changes):
+        return True
+    holder = open_chunk.values_list("worker", flat=True).first()
+    return bool(holder and _holder_is_dead_here(holder) and open_chunk.filter(worker=holder).update(**changes))
+
+
+class _LeaseKeeper:
+    """Renews a held lease every third of its length while the chunk generates (its own database connection)."""
+
+    def __init__(self, chunk_id: int, worker: str):
+        self.chunk_id, self.worker = chunk_id, worker
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=f"lease-{chunk_id}", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            while not self.stopped.wait(lease_length().total_seconds() / 3):
+                GenerationChunk.objects.filter(pk=self.chunk_id, worker=self.worker, done_at__isnull=True).update(
+                    lease_expires_at=timezone.now() + lease_length())
+        except Exception:  # a lost database: the lease runs out and beat re-sends the chunk
+            logger.exception("renewing the lease of chunk %s failed", self.chunk_id)
+        finally:
+            connection.close()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stopped.set()
+        self.thread.join()
+
+
+def generate_missing(*, run_id: int, row_ids: list[int], chunk_id: int | None = None) -> int:
     """Generate the responses of these rows that do not exist yet; returns how many were stored.
 
-    A re-delivered or retried chunk only fills what is missing, and the (run, row) constraint
-    makes two workers racing on one chunk store each response once.
+    With a chunk, only the worker that claims its lease generates: a re-delivered, re-sent or duplicate
+    message for a chunk held by a live worker (or already done) generates nothing. Without one (a task
+    sent before chunks existed), a re-delivered chunk still only fills what is missing, and the
+    (run, row) constraint stores each response once.
     """
     run = GenerationRun.objects.select_related("model").get(pk=run_id)
     if run.status != RunStatus.RUNNING:
         return 0
+    if chunk_id is None:
+        return _generate_rows(run, row_ids)
+    worker = _worker_token()
+    if not claim_chunk(chunk_id=chunk_id, worker=worker):
+        logger.info("chunk %s of run %s is held by another worker or done: nothing to generate", chunk_id, run.pk)
+        return 0
+    with _LeaseKeeper(chunk_id, worker):
+        stored = _generate_rows(run, row_ids, chunk_id=chunk_id)
+    GenerationChunk.objects.filter(pk=chunk_id, worker=worker).update(done_at=timezone.now(), lease_expires_at=None)
+    finalize_if_done(run_id=run.pk)
+    return stored
+
+
+def _generate_rows(run: GenerationRun, row_ids: list[int], chunk_id: int | None = None) -> int:
     rows = list(DatasetRow.objects.filter(pk__in=row_ids).exclude(responses__run=run).order_by("position"))
     if not rows:
         finalize_if_done(run_id=run.pk)
         return 0
+    # Named in the worker's log, one line per generation: the test of leases counts them.
+    logger.info("generating chunk %s of run %s: %d rows", chunk_id if chunk_id is not None else "-", run.pk, len(rows))
     decoding = Decoding.from_dict(run.decoding)
     try:
-        backend = get_backend(backend_config(run.model))
+        backend = get_backend(backend_config(run.model), capacity=settings.LIMA_WORKER_LOADED_MODELS)
         if not run.environment:  # the first chunk records it; later chunks skip the hashing and the write
             _record_environment(run, backend.environment())
         results = backend.generate([row.conversations for row in rows], decoding, seed=run.seed + rows[0].position)
@@ -182,32 +299,50 @@ def retry_failures(*, run: GenerationRun) -> int:
         if run.status == RunStatus.RUNNING:
             return 0
         run.responses.exclude(error="").delete()
+        # Chunks a cancel left open are closed: their rows go into the new chunks.
+        run.chunks.filter(done_at__isnull=True).update(done_at=timezone.now(), lease_expires_at=None)
         run.status = RunStatus.RUNNING
         run.finished_at = None
         run.save(update_fields=["status", "finished_at"])
         return enqueue_missing(run)
 
 
+def _unheld(run: GenerationRun, now):
+    return run.chunks.filter(done_at__isnull=True).filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
+
+
 def resume_run(*, run: GenerationRun) -> int:
-    """Re-queue the missing rows of a running run (after a worker or broker was lost)."""
+    """The Resume button (after a lost broker or worker): every open chunk that no live worker holds is sent
+    again, and rows in no chunk get new ones. A chunk a worker is generating is left to it."""
     with transaction.atomic():
         run = GenerationRun.objects.select_for_update().select_related("model").get(pk=run.pk)
         if run.status != RunStatus.RUNNING:
             return 0
-        return enqueue_missing(run)
+        return _resend(run, _unheld(run, timezone.now())) + enqueue_missing(run)
+
+
+def requeue_stalled_chunks(*, run: GenerationRun) -> int:
+    """Beat's check for one run: only chunks whose lease ran out (their worker died mid-chunk) or that no worker
+    claimed within LIMA_GENERATION_REQUEUE_SECONDS of being sent (their message was lost) are sent again, and
+    rows in no chunk get new ones; a slow chunk under a live lease, or one waiting its turn in the queue, is not."""
+    with transaction.atomic():
+        run = GenerationRun.objects.select_for_update().select_related("model").get(pk=run.pk)
+        if run.status != RunStatus.RUNNING:
+            return 0
+        now = timezone.now()
+        waited_too_long = now - timedelta(seconds=settings.LIMA_GENERATION_REQUEUE_SECONDS)
+        stalled = run.chunks.filter(done_at__isnull=True).filter(
+            Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True, enqueued_at__lt=waited_too_long))
+        resent = _resend(run, stalled) + enqueue_missing(run)
+    finalize_if_done(run_id=run.pk)
+    return resent
 
 
 def resume_stalled_runs() -> list[int]:
-    """Beat's safety net: running runs with no new response for STALL_AFTER are re-queued."""
-    cutoff = timezone.now() - STALL_AFTER
-    stalled = (
-        GenerationRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=cutoff)
-        .annotate(last=Max("responses__created_at"))
-        .filter(Q(last__lt=cutoff) | Q(last__isnull=True))
-    )
+    """Beat's safety net (every minute): each running run's stalled chunks are sent again; returns the runs that had any."""
     resumed = []
-    for run in stalled:
-        if resume_run(run=run):
+    for run in GenerationRun.objects.filter(status=RunStatus.RUNNING):
+        if requeue_stalled_chunks(run=run):
             resumed.append(run.pk)
     return resumed
 

@@ -3,8 +3,8 @@
 LIMA found that dev perplexity does not predict quality, so the paper compared the checkpoints
 of epochs 5-10 on the 50 dev prompts and kept the best. Here each chosen epoch gets a generation
 run on a dev snapshot; the researcher compares them (generation's compare page) and picks one.
-Training does not import evaluation: a study over these runs is opened from the study form, and code that
-would do it for the researcher belongs in a layer above both (see the import-linter contract).
+Training does not import evaluation: the one-click blind study over these runs lives above both, in
+lima_site/orchestration/checkpoint_studies.py.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ logger = logging.getLogger(__name__)
 
 
 def register_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:
-    """Register every complete `epoch-N/` (its state file is written last) as a transformers ModelSpec.
+    """Register every complete `epoch-N/` (its state file is written last) as a ModelSpec with the run's checkpoint
+    backend (vLLM on the GPU queue, or transformers), the base model's chat template and its generation limits
+    (max new tokens, top p, temperature, repetition penalty): a checkpoint answers as its base was set up to.
 
     Idempotent: the (run, epoch) constraint and the unique model name make a repeated poll a no-op.
     """
@@ -41,9 +43,11 @@ def register_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:
         epoch = int(state["epoch"])
         if epoch in known:
             continue
+        base = run.base_model
         model = ModelSpec(
-            name=f"{run.name}-epoch-{epoch}"[:100], backend=Backend.TRANSFORMERS, location=str(directory),
-            chat_template=run.base_model.chat_template, description=(
+            name=f"{run.name}-epoch-{epoch}"[:100], backend=run.checkpoint_backend or Backend.TRANSFORMERS,
+            location=str(directory), chat_template=base.chat_template, top_p=base.top_p, temperature=base.temperature,
+            repetition_penalty=base.repetition_penalty, max_new_tokens=base.max_new_tokens, description=(
                 f"Training run {run.name}, epoch {epoch} of {run.epochs}, fine-tuned from {run.base_model.name} "
                 f"on {run.dataset.name} ({run.dataset_hash[:12]})."
             ), created_by=run.created_by,

@@ -12,6 +12,8 @@ import json
 import logging
 import subprocess
 import sys
+import time
+from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -32,10 +34,52 @@ from training.recipe import Hyperparameters
 logger = logging.getLogger(__name__)
 
 
-def launcher_for(run: TrainingRun):
-    if run.launcher == Launcher.LOCAL:
+def launcher_named(name: str):
+    if name == Launcher.LOCAL:
         return LocalLauncher()
     return SlurmLauncher(bin_dir=settings.LIMA_SLURM_BIN_DIR, conf=settings.LIMA_SLURM_CONF, timeout=settings.LIMA_SLURM_TIMEOUT)
+
+
+def launcher_for(run: TrainingRun):
+    return launcher_named(run.launcher)
+
+
+_REACHABLE: dict[tuple, tuple[float, bool]] = {}
+
+
+def default_launcher() -> str:
+    """LIMA_TRAINING_LAUNCHER when set; else Slurm when its controller answers from this host, else a local process
+    (`make run` on a machine without Slurm). The probe is remembered for a minute per Slurm configuration."""
+    if settings.LIMA_TRAINING_LAUNCHER:
+        return settings.LIMA_TRAINING_LAUNCHER
+    key = (settings.LIMA_SLURM_BIN_DIR, settings.LIMA_SLURM_CONF)
+    probed_at, reachable = _REACHABLE.get(key, (0.0, False))
+    if time.monotonic() - probed_at > 60:
+        reachable = launcher_named(Launcher.SLURM).reachable()
+        _REACHABLE[key] = (time.monotonic(), reachable)
+    return Launcher.SLURM if reachable else Launcher.LOCAL
+
+
+def default_checkpoint_backend(base_model: ModelSpec) -> str:
+    """Checkpoints generate as their base does: vLLM on the GPU queue when the base is a vLLM model and GPU workers
+    are configured, else transformers on the CPU queue."""
+    return Backend.VLLM if base_model.backend == Backend.VLLM and settings.LIMA_GPU_WORKERS else Backend.TRANSFORMERS
+
+
+def checkpoint_backend_problem(backend: str) -> str | None:
+    if backend not in (Backend.TRANSFORMERS, Backend.VLLM):
+        return "transformers or vllm"
+    if backend == Backend.VLLM and not settings.LIMA_GPU_WORKERS:
+        return "no GPU workers consume the gpu queue here (LIMA_GPU_WORKERS): use transformers"
+    return None
+
+
+def _launcher_problems(launcher: str, nodes: int) -> dict[str, str]:
+    if launcher not in Launcher.values:
+        return {"launcher": f"one of {', '.join(Launcher.values)}"}
+    if launcher == Launcher.LOCAL and nodes > 1:
+        return {"nodes": "a local run uses this host only (one node)"}
+    return {}
 
 
 def snapshot_lines(dataset: Dataset) -> list[str]:
@@ -102,18 +146,24 @@ def _unique_name(requested: str, dataset: Dataset, base_model: ModelSpec) -> str
 
 
 def create_run(*, dataset: Dataset, base_model: ModelSpec, user, hyperparameters: dict | None = None,
-               launcher: str = Launcher.SLURM, resources: slurm.Resources | None = None, name: str = "") -> TrainingRun:
-    """A draft run with its directory, trainer config and rendered script; nothing is submitted yet."""
+               launcher: str | None = None, resources: slurm.Resources | None = None, name: str = "",
+               checkpoint_backend: str | None = None) -> TrainingRun:
+    """A draft run with its directory, trainer config and rendered script; nothing is submitted yet.
+
+    No launcher: the one that works on this host (default_launcher). No checkpoint backend: the base model's
+    (default_checkpoint_backend)."""
     try:
         recipe = Hyperparameters.from_dict(hyperparameters or {})
     except (TypeError, ValueError) as exc:
         raise ValidationError({"hyperparameters": str(exc)}) from exc
     resources = resources or slurm.Resources()
+    launcher = launcher or default_launcher()
+    checkpoint_backend = checkpoint_backend or default_checkpoint_backend(base_model)
     problems = resources.problems()
-    if launcher == Launcher.LOCAL and resources.nodes > 1:
-        problems["nodes"] = "a local run uses this host only (one node)"
-    if launcher not in Launcher.values:
-        problems["launcher"] = f"one of {', '.join(Launcher.values)}"
+    problems.update(_launcher_problems(launcher, resources.nodes))
+    backend_problem = checkpoint_backend_problem(checkpoint_backend)
+    if backend_problem:
+        problems["checkpoint_backend"] = backend_problem
     if problems:
         raise ValidationError(problems)
     lines = check_snapshot(dataset)
@@ -122,6 +172,7 @@ def create_run(*, dataset: Dataset, base_model: ModelSpec, user, hyperparameters
     with transaction.atomic():
         run = TrainingRun.objects.create(
             name=name, dataset=dataset, base_model=base_model, hyperparameters=recipe.as_dict(), launcher=launcher,
+            checkpoint_backend=checkpoint_backend,
             nodes=resources.nodes, gpus_per_node=resources.gpus_per_node, cpus_per_task=resources.cpus_per_task,
             partition=resources.partition, account=resources.account, qos=resources.qos, time_limit=resources.time_limit,
             run_dir="", script="", dataset_hash=dataset.content_hash, base_config_hash=config_hash,
@@ -130,7 +181,7 @@ def create_run(*, dataset: Dataset, base_model: ModelSpec, user, hyperparameters
         run_dir = Path(settings.LIMA_TRAINING_DIR) / f"run-{run.pk}-{run.name}"
         run.run_dir = str(run_dir)
         run.script = slurm.render_sbatch_script(
-            job_name=f"lima-sft-{run.pk}", resources=resources, workdir=settings.LIMA_SLURM_WORKDIR,
+            job_name=run.job_name, resources=resources, workdir=settings.LIMA_SLURM_WORKDIR,
             python=settings.LIMA_SLURM_PYTHON or sys.executable, config_path=str(run_dir / "run.json"),
             log_path=str(run_dir / "train.log"),
         )
@@ -155,22 +206,77 @@ def _write_run_directory(run: TrainingRun, lines: list[str]) -> None:
     (run_dir / "job.sbatch").write_text(run.script)
 
 
-def submit_run(*, run: TrainingRun) -> TrainingRun:
-    """Submit a draft once. A refusal (resources, missing sbatch, controller down) marks the run
-    "not submitted" with the scheduler's words; a second submit of a submitted run does nothing."""
+def submission_grace() -> timedelta:
+    """How long a submission may take before a SUBMITTING run with no job is taken as never submitted:
+    `sbatch --test-only` and `sbatch`, each bounded by LIMA_SLURM_TIMEOUT, plus a margin."""
+    return timedelta(seconds=2 * settings.LIMA_SLURM_TIMEOUT + 30)
+
+
+def _launch(run: TrainingRun) -> str:
+    return launcher_for(run).submit(Path(run.run_dir) / "job.sbatch", Path(run.run_dir))
+
+
+def submit_run(*, run: TrainingRun, launcher: str | None = None) -> TrainingRun:
+    """Submit a draft, or a run whose submission was refused (optionally on another launcher), once.
+
+    Three steps, so the database never misses a job: DRAFT -> SUBMITTING is committed first; sbatch runs
+    outside any transaction or lock; the job id is recorded after. A crash between the last two leaves a
+    SUBMITTING run that the next poll reconciles by job name (reconcile_submission). A refusal
+    (resources, missing sbatch, controller down) marks the run "not submitted" with the scheduler's
+    words; a second submit of a submitted run does nothing.
+    """
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
-        if run.state != RunState.DRAFT:
+        if run.state not in (RunState.DRAFT, RunState.REJECTED):
             return run
-        try:
-            job_id = launcher_for(run).submit(Path(run.run_dir) / "job.sbatch", Path(run.run_dir))
-        except LaunchError as exc:
-            run.state, run.error = RunState.REJECTED, str(exc)
-            run.save(update_fields=["state", "error"])
-            return run
-        run.job_id, run.state, run.error = job_id, RunState.PENDING, ""
-        run.submitted_at = timezone.now()
-        run.save(update_fields=["job_id", "state", "error", "submitted_at"])
+        launcher = launcher or run.launcher
+        problems = _launcher_problems(launcher, run.nodes)
+        if problems:
+            raise ValidationError(problems)
+        run.launcher, run.state, run.error, run.submitted_at = launcher, RunState.SUBMITTING, "", timezone.now()
+        run.save(update_fields=["launcher", "state", "error", "submitted_at"])
+    try:
+        job_id = _launch(run)
+    except LaunchError as exc:
+        TrainingRun.objects.filter(pk=run.pk, state=RunState.SUBMITTING, job_id="").update(
+            state=RunState.REJECTED, error=str(exc), submitted_at=None)
+    else:
+        _record_job(run, job_id)
+    run.refresh_from_db()
+    return run
+
+
+def _record_job(run: TrainingRun, job_id: str) -> None:
+    # Only while still SUBMITTING with no job: a poll that reconciled it first has recorded the same job.
+    TrainingRun.objects.filter(pk=run.pk, state=RunState.SUBMITTING, job_id="").update(
+        job_id=job_id, state=RunState.PENDING, error="")
+
+
+def _known_jobs(run: TrainingRun) -> set[str]:
+    return {str(attempt.get("job_id")) for attempt in run.earlier_attempts if attempt.get("job_id")}
+
+
+def reconcile_submission(*, run: TrainingRun) -> TrainingRun:
+    """A SUBMITTING run without a job id: its submitter crashed (or is still inside sbatch). Look for the job by
+    its name; found: record it, as the submitter would have. Not found once the submission had time to end:
+    nothing was queued, and the run may be submitted again."""
+    if run.state != RunState.SUBMITTING or run.job_id:
+        return run
+    try:
+        job_id = launcher_for(run).find(run.job_name, Path(run.run_dir) / "job.sbatch", _known_jobs(run))
+    except LaunchError as exc:
+        TrainingRun.objects.filter(pk=run.pk, state=RunState.SUBMITTING).update(error=f"polling failed: {exc}", polled_at=timezone.now())
+        run.refresh_from_db()
+        return run
+    if job_id:
+        logger.warning("training run %s: job %s found by name %s; its submitter never recorded it", run.pk, job_id, run.job_name)
+        _record_job(run, job_id)
+    elif run.submitted_at and timezone.now() - run.submitted_at > submission_grace():
+        TrainingRun.objects.filter(pk=run.pk, state=RunState.SUBMITTING, job_id="").update(
+            state=RunState.REJECTED, submitted_at=None,
+            error=f"the submission was interrupted before the scheduler accepted it: no job named {run.job_name} "
+                  "exists, so nothing is queued. Submit again.")
+    run.refresh_from_db()
     return run
 
 
@@ -234,8 +340,12 @@ def _finish_message(run: TrainingRun, status) -> str:
 
 
 def poll_active_runs() -> list[int]:
-    """Beat's job: refresh every queued or running run; returns the ids that changed state."""
+    """Beat's job: reconcile interrupted submissions, then refresh every queued or running run; returns the ids
+    that changed state."""
     changed = []
+    for run in TrainingRun.objects.filter(state=RunState.SUBMITTING, job_id=""):
+        if reconcile_submission(run=run).state != RunState.SUBMITTING:
+            changed.append(run.pk)
     for run in TrainingRun.objects.filter(state__in=ACTIVE_STATES).exclude(job_id=""):
         before = run.state
         if refresh_run(run=run).state != before:
@@ -269,31 +379,40 @@ def resubmit_run(*, run: TrainingRun) -> TrainingRun:
 
     The same job script runs in the same directory, so the trainer resumes after the last complete
     checkpoint and the log goes on in train.log; checkpoints already registered stay, one row per
-    epoch. The ended job is kept in `earlier_attempts`. Under the row lock only a run that has ended
-    is resubmitted, so a double click or two researchers at once start one job, not two. A refusal
-    raises ValidationError and leaves the run as it was.
+    epoch. The ended job is kept in `earlier_attempts`. As for a first submit, the move to SUBMITTING is
+    committed under the row lock before sbatch runs (a double click or two researchers at once start one
+    job, not two) and the job id is recorded after. A refusal raises ValidationError and puts the run back
+    as it was.
     """
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
         if run.state not in RESUMABLE_STATES:
             return run
-        try:
-            job_id = launcher_for(run).submit(Path(run.run_dir) / "job.sbatch", Path(run.run_dir))
-        except LaunchError as exc:
-            raise ValidationError({"job": f"not resubmitted: {exc}"}) from exc
-        run.earlier_attempts = [*run.earlier_attempts, {
+        ended = {
             "job_id": run.job_id, "state": run.state, "scheduler_state": run.scheduler_state, "exit_code": run.exit_code,
             "error": run.error, "code_version": run.code_version,
             "submitted_at": run.submitted_at.isoformat() if run.submitted_at else None,
             "finished_at": run.finished_at.isoformat() if run.finished_at else None,
-        }]
-        run.job_id, run.state, run.scheduler_state, run.exit_code, run.error = job_id, RunState.PENDING, "", None, ""
+        }
+        before = {field: getattr(run, field) for field in RESUBMIT_FIELDS}
+        run.earlier_attempts = [*run.earlier_attempts, ended]
+        run.job_id, run.state, run.scheduler_state, run.exit_code, run.error = "", RunState.SUBMITTING, "", None, ""
         run.submitted_at, run.finished_at, run.cancel_requested_at = timezone.now(), None, None
         # The resumed job runs the code checked out now; each earlier attempt keeps the version it ran.
         run.code_version = code_version()
-        run.save(update_fields=["earlier_attempts", "job_id", "state", "scheduler_state", "exit_code", "error",
-                                "submitted_at", "finished_at", "cancel_requested_at", "code_version"])
+        run.save(update_fields=list(RESUBMIT_FIELDS))
+    try:
+        job_id = _launch(run)
+    except LaunchError as exc:
+        TrainingRun.objects.filter(pk=run.pk, state=RunState.SUBMITTING, job_id="").update(**before)
+        raise ValidationError({"job": f"not resubmitted: {exc}"}) from exc
+    _record_job(run, job_id)
+    run.refresh_from_db()
     return run
+
+
+RESUBMIT_FIELDS = ("earlier_attempts", "job_id", "state", "scheduler_state", "exit_code", "error", "submitted_at",
+                   "finished_at", "cancel_requested_at", "code_version")
 
 
 def run_progress(run: TrainingRun) -> dict:
