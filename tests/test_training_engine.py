@@ -141,7 +141,7 @@ def test_a_checkpoint_request_mid_epoch_exits_for_requeue_and_resumes_exactly(ti
     assert job.wait(300) == 75
     interrupted = records(asked, "interrupted")
     assert len(interrupted) == 1 and interrupted[0]["step"] < 6  # 12 examples at batch 4: 3 steps per epoch
-    assert not (asked / "checkpoint-and-requeue").exists()
+    assert not (asked / "checkpoint-and-requeue").exists() and (asked / "requeue-requested").exists()
 
     subprocess.run(trainer_command(config, [sys.executable]), cwd=ROOT, check=True, capture_output=True, timeout=600)
     assert records(asked, "start")[1]["resumed_from"].endswith("interrupted")

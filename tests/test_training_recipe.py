@@ -112,7 +112,17 @@ def test_single_process_sbatch_script_runs_the_trainer_once():
                       "--output=/shared/run-3/train.log", "--open-mode=append", "--chdir=/srv/lima"):
         assert f"#SBATCH {directive}\n" in script
     assert "--gpus-per-node" not in script and "srun" not in script
-    assert script.rstrip().endswith("exec /srv/lima/.venv/bin/python -m training.sft --config '/shared/run 3/run.json'")
+    # A time limit brings the pre-timeout signal: the trainer runs in the background under the trap.
+    assert "#SBATCH --requeue\n#SBATCH --signal=B:USR1@900\n" in script
+    assert "\n/srv/lima/.venv/bin/python -m training.sft --config '/shared/run 3/run.json' &\n" in script
+    assert "stop_file='/shared/run 3/checkpoint-and-requeue'\n" in script
+
+
+def test_a_script_without_a_time_limit_execs_the_trainer_and_is_never_requeued():
+    script = slurm.render_sbatch_script(job_name="j", resources=slurm.Resources(), workdir="/w", python="py",
+                                        config_path="/c/run.json", log_path="/l")
+    assert script.rstrip().endswith("exec py -m training.sft --config /c/run.json")
+    assert "--signal" not in script and "--requeue" not in script and "trap" not in script
 
 
 def test_multi_node_sbatch_script_starts_torchrun_on_every_node():
@@ -124,7 +134,8 @@ def test_multi_node_sbatch_script_starts_torchrun_on_every_node():
     assert "#SBATCH --gpus-per-node=8\n" in script and "#SBATCH --time=2-00:00:00\n" in script
     assert 'head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)' in script
     assert ("srun --kill-on-bad-exit=1 python3 -m torch.distributed.run --nnodes=4 --nproc-per-node=8 --rdzv-backend=c10d "
-            '--rdzv-endpoint="$head_node:29500" --rdzv-id="$SLURM_JOB_ID" -m training.sft --config /shared/run.json') in script
+            '--rdzv-endpoint="$head_node:29500" --rdzv-id="$SLURM_JOB_ID" -m training.sft --config /shared/run.json &\n') in script
+    assert 'if [ -e "$requeue_file" ] && [ -n "${SLURM_JOB_ID:-}" ]; then\n  rm -f "$requeue_file"\n  scontrol requeue' in script
 
 
 def test_one_node_with_several_gpus_uses_standalone_torchrun():

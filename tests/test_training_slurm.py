@@ -33,7 +33,8 @@ from training.models import RunState, TrainingRun
 from training.services import checkpoints, runs
 from training.sft import STATE_FILE
 
-QUICK = {"epochs": 2, "batch_size": 4, "micro_batch_size": 2, "learning_rate": 1e-3, "final_learning_rate": 1e-4}
+QUICK = {"epochs": 2, "batch_size": 4, "micro_batch_size": 2, "learning_rate": 1e-3, "final_learning_rate": 1e-4,
+         "weights_epochs": "all"}
 # The killed job is paused (SIGSTOP) right after its second checkpoint, so any machine speed leaves epochs to resume.
 KILL_AND_RESUME_EPOCHS = 8
 

@@ -13,7 +13,8 @@ template the generation backends use. Every epoch ends with `epoch-N/` and its s
 default, and the last) Hugging Face safetensors that `from_pretrained` and vLLM load. A restarted
 job resumes exactly where the last checkpoint left it. When the file `checkpoint-and-requeue`
 appears beside run.json (the sbatch script creates it on Slurm's pre-timeout signal), the trainer
-checkpoints after the current step into `interrupted/` and exits with status 75 for a requeue.
+checkpoints after the current step into `interrupted/`, renames it `requeue-requested` (the
+script then requeues the job) and exits with status 75.
 Metrics go to a JSON-lines file the tool reads for its loss curve; a tqdm bar goes to the job log.
 
 Config keys: base_model (checkpoint directory), data (GAIR/lima JSONL), output_dir, metrics
@@ -47,7 +48,10 @@ STATE_FILE = "trainer_state.json"
 RESUME_DIR = "resume"
 INTERRUPTED_DIR = "interrupted"
 STOP_FILE = "checkpoint-and-requeue"
-# EX_TEMPFAIL: the trainer checkpointed on request and wants to be started again (the sbatch script requeues).
+# The answer to a stop request once the checkpoint is written: the sbatch script requeues the job when it
+# finds this file (torchrun reports a failed worker as its own exit status 1, so a status cannot say it).
+REQUEUE_FILE = "requeue-requested"
+# EX_TEMPFAIL: the trainer checkpointed on request and wants to be started again.
 REQUEUE_EXIT = 75
 
 __all__ = ["STATE_FILE", "TrainConfig", "Trainer", "decoder_layers", "apply_residual_dropout", "main"]
@@ -480,7 +484,7 @@ class Trainer:
                 self.metrics.write(event="interrupted", epoch=epoch - (0 if epoch_done else 1), step=self.global_step,
                                    path=str(path), **figures)
                 if self.is_main:
-                    Path(self.config.stop_file).unlink(missing_ok=True)
+                    os.replace(self.config.stop_file, Path(self.config.stop_file).with_name(REQUEUE_FILE))
                 bar.close()
                 self._finish()
                 return REQUEUE_EXIT
