@@ -274,6 +274,8 @@ LIMA_SLURM_CONF = env.str("LIMA_SLURM_CONF", default="")
 LIMA_SLURM_TIMEOUT = env.float("LIMA_SLURM_TIMEOUT", default=30.0)
 LIMA_SLURM_PYTHON = env.str("LIMA_SLURM_PYTHON", default="")
 LIMA_SLURM_WORKDIR = env.str("LIMA_SLURM_WORKDIR", default=str(BASE_DIR))
+# Memory of one GPU on the training cluster, for the memory plan that refuses jobs that cannot fit.
+LIMA_GPU_MEMORY_GIB = env.float("LIMA_GPU_MEMORY_GIB", default=80.0)
 
 # The model registry: a transformers or vLLM model's directory must lie under one of these roots, or under
 # LIMA_MODEL_DIR or LIMA_TRAINING_DIR (the project tokenizer's model and the training runs' checkpoints).

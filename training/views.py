@@ -18,6 +18,7 @@ from training import charts, progress
 from training.forms import DevResponsesForm, TrainingRunForm
 from training.models import Checkpoint, TrainingRun
 from training.services import checkpoints as checkpoint_services
+from training.services import memory_plans
 from training.services import runs
 
 
@@ -72,6 +73,7 @@ def run_detail(request, pk: int):
     context.update(
         checkpoints=run.checkpoints.select_related("model", "dev_run").order_by("epoch"),
         dev_form=DevResponsesForm(),
+        memory_plan=memory_plans.plan_for_run(run),
     )
     return render(request, "training/run_detail.html", context)
 

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def register_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:
-    """Register every complete `epoch-N/` (its state file is written last) as a transformers ModelSpec.
+    """Register every complete `epoch-N/` with weights (its state file is written last) as a transformers ModelSpec.
 
     Idempotent: the (run, epoch) constraint and the unique model name make a repeated poll a no-op.
     """
@@ -39,8 +39,8 @@ def register_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:
             continue
         state = json.loads(state_file.read_text())
         epoch = int(state["epoch"])
-        if epoch in known:
-            continue
+        if epoch in known or not state.get("weights", True):
+            continue  # registered already, or a resume-only checkpoint (no Hugging Face weights for this epoch)
         model = ModelSpec(
             name=f"{run.name}-epoch-{epoch}"[:100], backend=Backend.TRANSFORMERS, location=str(directory),
             chat_template=run.base_model.chat_template, description=(
