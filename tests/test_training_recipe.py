@@ -18,7 +18,7 @@ def test_lima_defaults_are_the_papers_recipe():
     assert LIMA_65B.as_dict() | {} == {
         "epochs": 15, "batch_size": 32, "micro_batch_size": 1, "learning_rate": 1e-5, "final_learning_rate": 1e-6,
         "adam_beta1": 0.9, "adam_beta2": 0.95, "weight_decay": 0.1, "max_length": 2048, "residual_dropout_top": 0.3,
-        "seed": 0,
+        "seed": 0, "weights_epochs": "5-10",
     }
     assert (LIMA_7B.batch_size, LIMA_7B.residual_dropout_top) == (64, 0.2)
 
@@ -193,3 +193,23 @@ def test_loss_curve_is_an_svg_line_through_every_step():
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert svg.count(",") >= 3 and 'class="loss-line"' in svg
     assert "No steps yet" in loss_curve_svg([])
+
+
+def test_weights_are_written_for_the_chosen_epochs_and_always_the_last():
+    from training.recipe import weights_epochs
+
+    assert weights_epochs("5-10", epochs=15) == [5, 6, 7, 8, 9, 10, 15]
+    assert weights_epochs("5-10", epochs=2) == [2]
+    assert weights_epochs("1,3, 6-7", epochs=7) == [1, 3, 6, 7]
+    assert weights_epochs("all", epochs=3) == [1, 2, 3]
+    for bad in ("ten", "5-", "0-3", "7-5", "5..10"):
+        with pytest.raises(ValueError, match="weights_epochs"):
+            Hyperparameters(weights_epochs=bad)
+
+
+def test_slurm_time_limits_in_seconds_and_the_pre_timeout_signal():
+    assert [slurm.time_limit_seconds(t) for t in ("90", "30:00", "02:00:00", "1-12", "2-00:00:00", "UNLIMITED", "")] == [
+        5400, 1800, 7200, 129600, 172800, None, None]
+    assert slurm.pre_timeout_signal_seconds("2-00:00:00") == 900  # the longest lead
+    assert slurm.pre_timeout_signal_seconds("30:00") == 360  # a fifth of a short job
+    assert slurm.pre_timeout_signal_seconds("00:09:00") is None  # too short to checkpoint and requeue
