@@ -116,3 +116,21 @@ def test_the_form_shows_the_refusal_on_the_nodes_field(client, researcher, llama
     assert "the smallest cluster that fits is 2 nodes × 8 GPUs" in response.content.decode()
     bad = client.post(reverse("training:run_create"), {**form, "weights_epochs": "ten"})
     assert bad.status_code == 422 and "is not an epoch or a range" in bad.content.decode()
+
+
+def test_only_epochs_with_weights_become_models(researcher, tiny_model, settings, tmp_path):
+    """A resume-only epoch (no Hugging Face weights) is not registered; an epoch with weights is."""
+    from training.services import checkpoints, runs
+    from training.sft import STATE_FILE
+
+    settings.LIMA_TRAINING_DIR = tmp_path / "training"
+    run = runs.create_run(dataset=train_snapshot(user=researcher), base_model=tiny_model_spec(), user=researcher,
+                          name="weights-5-10", hyperparameters={"epochs": 6})
+    for epoch, weights in ((4, False), (5, True)):
+        directory = Path(run.run_dir) / "checkpoints" / f"epoch-{epoch}"
+        if weights:
+            shutil.copytree(tiny_model, directory)
+        else:
+            (directory / "resume").mkdir(parents=True)
+        (directory / STATE_FILE).write_text(json.dumps({"epoch": epoch, "global_step": epoch, "weights": weights}))
+    assert [c.epoch for c in checkpoints.register_checkpoints(run=run)] == [5]

@@ -264,7 +264,8 @@ def test_resources_the_partition_cannot_satisfy_are_refused_and_nothing_is_queue
     assert squeue_ids(on_cluster) == before
     gpus = runs.submit_run(run=runs.create_run(dataset=run.dataset, base_model=run.base_model, user=researcher,
                                                name="wants-gpus", resources=slurm.Resources(gpus_per_node=8)))
-    assert gpus.state == RunState.REJECTED and "gres" in gpus.error
+    # The default partition's node has no GPUs (the cluster's GPU nodes are in another partition).
+    assert gpus.state == RunState.REJECTED and "Requested node configuration is not available" in gpus.error
 
 
 def test_sbatch_missing_from_path_is_a_clear_error(on_cluster, db, researcher, tiny_model, settings, tmp_path):

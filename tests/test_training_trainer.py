@@ -105,6 +105,8 @@ def test_two_epochs_write_two_loadable_checkpoints_and_metrics(tiny_model, tmp_p
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
         model = AutoModelForCausalLM.from_pretrained(checkpoint)
         assert tokenizer.convert_tokens_to_ids(EOT_TOKEN) in model.config.eos_token_id
+        # Training runs without the KV cache; the checkpoint is for generation, which needs it.
+        assert model.config.use_cache and model.generation_config.use_cache
     # Only the newest checkpoint keeps its resume state (weights, optimizer, RNG: what a resume needs).
     assert not (tmp_path / "checkpoints" / "epoch-1" / "resume").exists()
     assert (tmp_path / "checkpoints" / "epoch-2" / "resume" / ".metadata").exists()

@@ -28,6 +28,7 @@ stop_file (default: checkpoint-and-requeue beside run.json).
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import random
@@ -350,10 +351,20 @@ class Trainer:
         written = sharding.save_consolidated(self.model, path, dtype=dtype, world_size=self.world_size)
         self._barrier()
         if self.is_main:
+            from transformers import GenerationConfig
+
             shutil.rmtree(path / "sharded", ignore_errors=True)  # the per-rank pieces the consolidation read
-            self.model.config.save_pretrained(path)
-            self.model.generation_config.eos_token_id = self.model.config.eos_token_id
-            self.model.generation_config.save_pretrained(path)
+            # Training turns the KV cache off; generation from the checkpoint needs it on.
+            config = copy.deepcopy(self.model.config)
+            config.use_cache = True
+            config.save_pretrained(path)
+            try:
+                generation = GenerationConfig.from_pretrained(self.config.base_model)
+            except OSError:
+                generation = GenerationConfig.from_model_config(config)
+            generation.eos_token_id = config.eos_token_id
+            generation.use_cache = True
+            generation.save_pretrained(path)
             self.tokenizer.save_pretrained(path)
         return written
 
