@@ -42,6 +42,8 @@ SIZES = {  # name -> LLaMA dimensions (vocabulary: the project tokenizer's)
 # machine's memory or CPU time is short (the development machine's 2 cores are shared by several sessions).
 TWO_RANK_SIZE = os.environ.get("LIMA_BENCH_TRAINING_SIZE", "1B")
 PLAN_SIZES = ("8M", "40M")
+# Which measurements to run: plan, ranks, speed (all by default).
+PARTS = set(os.environ.get("LIMA_BENCH_TRAINING_PARTS", "plan,ranks,speed").split(","))
 MB = 1024 ** 2
 
 
@@ -130,7 +132,7 @@ def run() -> dict:
 
         # 1. The memory plan against measured peak memory, one process, two sizes.
         plan_rows = []
-        for name in PLAN_SIZES:
+        for name in PLAN_SIZES if "plan" in PARTS else ():
             model = tmp_path / name
             build_random_llama(model, tokenizer_dir, SIZES[name])
             config = write_config(tmp_path / f"plan-{name}.json", model=model, data=data, output=tmp_path / f"plan-{name}-out")
@@ -144,7 +146,8 @@ def run() -> dict:
                               "measured_growth_mb": round(grown / MB, 1),
                               "planned_over_measured": round(estimate.per_process_total / grown, 3)})
             shutil.rmtree(model)
-        results["memory_plan_vs_measured"] = plan_rows
+        if plan_rows:
+            results["memory_plan_vs_measured"] = plan_rows
 
         # 2. and 3. Two ranks (after, and before when asked), one process, TRL.
         model = tmp_path / TWO_RANK_SIZE
@@ -154,13 +157,16 @@ def run() -> dict:
         after = two_ranks(write_config(tmp_path / "ranks.json", model=model, data=data, output=tmp_path / "ranks-out"),
                           tmp_path / "ranks-out")
         results["two_ranks_after"] = _rank_figures(after, full_bytes)
+        results["checkpoint_bytes_per_epoch"] = after[0]["checkpoints"]
         before_commit = os.environ.get("LIMA_BENCH_BEFORE_COMMIT", "")
-        if before_commit:
+        if before_commit and "ranks" in PARTS:
             tree = trainer_tree(before_commit, tmp_path)
             before_config = write_config(tmp_path / "before.json", model=model, data=data, output=tmp_path / "before-out",
                                          strategy="fsdp")
             before = two_ranks(before_config, tmp_path / "before-out", cwd=tree)
             results["two_ranks_before"] = {"commit": before_commit, **_rank_figures(before, full_bytes)}
+        if "speed" not in PARTS:
+            return results
         single = bench_line(run_process([sys.executable, "-m", "bench.training_reference", "ours",
                                          str(write_config(tmp_path / "one.json", model=model, data=data,
                                                           output=tmp_path / "one-out"))]))
@@ -175,15 +181,20 @@ def run() -> dict:
             "ours_final_loss": single["final_loss"], "trl_final_loss": round(trl["final_loss"], 4),
             "ours_one_process_peak_rss_mb": single["peak_rss_mb"], "trl_peak_rss_mb": trl["peak_rss_mb"],
         }
-        results["checkpoint_bytes_per_epoch"] = after[0]["checkpoints"]
     return results
 
 
 def _rank_figures(ranks: list[dict], full_bytes: int) -> dict:
     return {
         "peak_rss_after_load_mb": [r["peak_rss_after_load_mb"] for r in ranks],
+        "peak_rss_before_checkpoint_mb": [r["peak_rss_before_checkpoint_mb"] for r in ranks],
         "peak_rss_mb": [r["peak_rss_mb"] for r in ranks],
         "baseline_rss_mb": [r["baseline_rss_mb"] for r in ranks],
         "after_load_over_fp32_model": [round(r["peak_rss_after_load_mb"] * MB / full_bytes, 2) for r in ranks],
+        # Growth over the process's own baseline (Python, torch, transformers imported), over the model's bytes.
+        "load_growth_over_fp32_model": [round((r["peak_rss_after_load_mb"] - r["baseline_rss_mb"]) * MB / full_bytes, 2)
+                                        for r in ranks],
+        "step_growth_over_fp32_model": [round((r["peak_rss_before_checkpoint_mb"] - r["baseline_rss_mb"]) * MB / full_bytes, 2)
+                                        for r in ranks],
         "peak_over_fp32_model": [round(r["peak_rss_mb"] * MB / full_bytes, 2) for r in ranks],
     }

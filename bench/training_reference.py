@@ -46,6 +46,15 @@ def run_ours(config_path: str) -> dict:
     trainer = Trainer(config)
     trainer.setup()
     after_load = peak_rss_mb()
+    before_checkpoint: list[float] = []
+    save = trainer.save_checkpoint
+
+    def save_and_note(*args, **kwargs):
+        # The training step's peak, before a checkpoint's own buffers add theirs.
+        before_checkpoint.append(peak_rss_mb())
+        return save(*args, **kwargs)
+
+    trainer.save_checkpoint = save_and_note
     started = time.perf_counter()
     trainer.train()
     wall = time.perf_counter() - started
@@ -55,6 +64,7 @@ def run_ours(config_path: str) -> dict:
     return {"tokens": sum(r["tokens"] for r in steps), "loop_seconds": sum(r["seconds"] for r in steps),
             "wall_seconds_with_checkpoints": wall, "final_loss": steps[-1]["loss"],
             "baseline_rss_mb": round(baseline, 1), "peak_rss_after_load_mb": round(after_load, 1),
+            "peak_rss_before_checkpoint_mb": round(before_checkpoint[0], 1) if before_checkpoint else None,
             "checkpoints": [{k: r.get(k) for k in ("epoch", "resume_bytes", "weights_bytes")} for r in checkpoints],
             "rank": int(os.environ.get("RANK", "0"))}
 
