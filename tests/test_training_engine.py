@@ -172,3 +172,23 @@ def test_llama_65b_shards_evenly_on_the_meta_device_at_16_32_and_64_ranks(world_
         assert all(p.device.type == "meta" for p in model.parameters())  # nothing was materialised
     finally:
         dist.destroy_process_group()
+
+
+def test_two_ranks_read_only_their_rows_and_write_back_the_base_weights(tiny_model, tmp_path):
+    """The sharded reader and the consolidating writer are exact inverses; new vocabulary rows get the mean row."""
+    import torch
+    from safetensors.torch import load_file
+
+    from tests.sharded_roundtrip import GROW
+
+    subprocess.run([*TORCHRUN, "-m", "tests.sharded_roundtrip", str(tiny_model), str(tmp_path / "out")], cwd=ROOT,
+                   check=True, capture_output=True, timeout=600)
+    base = load_file(Path(tiny_model) / "model.safetensors")
+    written = {k: v for f in sorted((tmp_path / "out").glob("*.safetensors")) for k, v in load_file(f).items()}
+    assert written.keys() == base.keys()
+    for name, tensor in base.items():
+        if name in ("model.embed_tokens.weight", "lm_head.weight"):
+            assert torch.equal(written[name][:-GROW], tensor), name
+            assert torch.allclose(written[name][-GROW:], tensor.double().mean(0).float().expand(GROW, -1)), name
+        else:
+            assert torch.equal(written[name], tensor), name
