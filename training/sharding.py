@@ -3,7 +3,7 @@
 The model is built on the meta device (no memory), wrapped with torch's FSDP2 `fully_shard`
 (each decoder layer, then the root: what accelerate's FSDP2 plugin does with its transformer-based
 wrap policy), and only then materialised: every rank reads just its own rows of each tensor from
-the base model's safetensors files (`get_slice` on a memory map), so no process ever holds the
+the base model's safetensors files (one plain read per tensor), so no process ever holds the
 whole model. Saving goes the same way: per-epoch resume state through torch.distributed.checkpoint
 (each rank writes its shards), Hugging Face safetensors through DCP's Hugging Face writer, which
 consolidates the shards file by file instead of gathering the model on rank 0.
@@ -67,6 +67,58 @@ def local_bytes(model) -> int:
     return total
 
 
+SAFETENSORS_DTYPES = {"F32": "float32", "F16": "float16", "BF16": "bfloat16", "F64": "float64"}
+
+
+class SafetensorsRows:
+    """Rows of the tensors in one safetensors file, read with plain file reads.
+
+    A safetensors file is an 8-byte header length, a JSON header (dtype, shape and byte range of
+    every tensor) and the tensors' bytes, C-contiguous: a range of rows is one contiguous read.
+    Reading (rather than memory-mapping) keeps the file's pages out of the process's resident set,
+    so a rank holds its own rows and nothing else.
+    """
+
+    def __init__(self, path: Path):
+        import struct
+
+        self.path = Path(path)
+        self.file = self.path.open("rb")
+        (length,) = struct.unpack("<Q", self.file.read(8))
+        self.header = json.loads(self.file.read(length))
+        self.header.pop("__metadata__", None)
+        self.data_start = 8 + length
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.header[name]["shape"])
+
+    def rows(self, name: str, start: int, stop: int):
+        """Rows [start, stop) of a tensor (the whole of a 0-d one), as a tensor of the file's dtype."""
+        import math
+
+        import torch
+
+        entry = self.header[name]
+        dtype = getattr(torch, SAFETENSORS_DTYPES.get(entry["dtype"], ""), None)
+        if dtype is None:
+            raise ValueError(f"{self.path}: {name} is stored as {entry['dtype']}, not a floating-point type the trainer reads")
+        shape = entry["shape"]
+        if not shape:
+            start, stop, row_shape = 0, 1, []
+        else:
+            row_shape = shape[1:]
+        row_bytes = math.prod(row_shape) * torch.empty((), dtype=dtype).element_size()
+        out = torch.empty((stop - start, *row_shape), dtype=dtype)
+        self.file.seek(self.data_start + entry["data_offsets"][0] + start * row_bytes)
+        buffer = memoryview(out.view(torch.uint8).numpy()).cast("B") if out.numel() else memoryview(b"")
+        if self.file.readinto(buffer) != len(buffer):
+            raise ValueError(f"{self.path}: {name} is truncated")
+        return out if shape else out.reshape(())
+
+    def close(self) -> None:
+        self.file.close()
+
+
 def _weight_files(directory: Path) -> dict[str, Path]:
     """Tensor name -> safetensors file of a Hugging Face checkpoint directory (single file or indexed)."""
     index = directory / SAFETENSORS_INDEX
@@ -75,10 +127,11 @@ def _weight_files(directory: Path) -> dict[str, Path]:
     single = directory / "model.safetensors"
     if not single.exists():
         raise FileNotFoundError(f"{directory}: no model.safetensors or {SAFETENSORS_INDEX} (safetensors weights are needed)")
-    from safetensors import safe_open
-
-    with safe_open(single, framework="pt") as handle:
-        return {name: single for name in handle.keys()}
+    reader = SafetensorsRows(single)
+    try:
+        return {name: single for name in reader.header}
+    finally:
+        reader.close()
 
 
 def _local_region(tensor) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -94,40 +147,43 @@ def _local_region(tensor) -> tuple[tuple[int, ...], tuple[int, ...]]:
 def load_sharded_weights(model, directory: str | Path, *, device) -> dict[str, int]:
     """Materialise a meta-device (optionally sharded) model from safetensors, each rank reading only its rows.
 
-    A vocabulary grown for LIMA's EOT token (more rows in the model than in the file) gets the mean
-    of the file's rows for the new ones, as `resize_token_embeddings` would. Returns the bytes read.
+    FSDP2 shards every parameter along its first dimension, so a rank's piece is a range of rows:
+    one read per tensor. A vocabulary grown for LIMA's EOT token (more rows in the model than in the
+    file) gets the mean of the file's rows for the new ones, as `resize_token_embeddings` would.
+    Returns the bytes read.
     """
     import torch
-    from safetensors import safe_open
     from torch.distributed.tensor import DTensor
 
     directory = Path(directory)
     files = _weight_files(directory)
-    handles: dict[Path, object] = {}
+    readers: dict[Path, SafetensorsRows] = {}
     loaded, read = {}, 0
     try:
         for name, target in model.state_dict().items():
             source = files.get(name)
             if source is None:
                 raise KeyError(f"{directory}: the model expects {name}, which is not in the checkpoint")
-            if source not in handles:
-                handles[source] = safe_open(source, framework="pt").__enter__()
-            stored = handles[source].get_slice(name)
-            stored_shape = tuple(stored.get_shape())
+            if source not in readers:
+                readers[source] = SafetensorsRows(source)
+            reader = readers[source]
+            stored_shape = reader.shape(name)
             shape, offset = _local_region(target)
-            if any(s > t for s, t in zip(stored_shape, target.shape)) or len(stored_shape) != target.dim():
+            if len(stored_shape) != target.dim() or stored_shape[1:] != tuple(target.shape[1:]) \
+                    or (stored_shape and stored_shape[0] > target.shape[0]):
                 raise ValueError(f"{name}: the checkpoint holds {stored_shape}, the model {tuple(target.shape)}")
-            local = torch.empty(shape, dtype=torch.float32)
-            rows_in_file = max(0, min(offset[0] + shape[0], stored_shape[0]) - offset[0]) if shape else 0
             if not shape:
-                local = stored[...].to(torch.float32)
-            elif rows_in_file:
-                local[:rows_in_file] = stored[offset[0]:offset[0] + rows_in_file].to(torch.float32)
-            if shape and rows_in_file < shape[0]:
-                # Rows beyond the file: new tokens (EOT), initialised to the mean embedding.
-                mean = _mean_row(stored, stored_shape).to(torch.float32)
-                local[rows_in_file:] = mean
-            read += local.numel() * 4
+                local = reader.rows(name, 0, 1).to(torch.float32)
+            else:
+                if any(o for o in offset[1:]) or any(s != t for s, t in zip(shape[1:], target.shape[1:])):
+                    raise ValueError(f"{name}: only first-dimension shards are read (got offset {offset})")
+                rows_in_file = max(0, min(offset[0] + shape[0], stored_shape[0]) - offset[0])
+                local = reader.rows(name, offset[0], offset[0] + rows_in_file).to(torch.float32)
+                if rows_in_file < shape[0]:
+                    # Rows beyond the file: new tokens (EOT), initialised to the mean embedding.
+                    mean = _mean_row(reader, name, stored_shape).to(torch.float32)
+                    local = torch.cat([local, mean.expand(shape[0] - rows_in_file, *shape[1:])])
+            read += local.numel() * local.element_size()
             local = local.to(device=device, dtype=target.dtype)
             if isinstance(target, DTensor):
                 local = DTensor.from_local(local, target.device_mesh, target.placements, shape=target.shape,
@@ -135,18 +191,18 @@ def load_sharded_weights(model, directory: str | Path, *, device) -> dict[str, i
             loaded[name] = local
         model.load_state_dict(loaded, assign=True)
     finally:
-        for handle in handles.values():
-            handle.__exit__(None, None, None)
+        for reader in readers.values():
+            reader.close()
     return {"bytes_read": read}
 
 
-def _mean_row(stored, shape: tuple[int, ...]):
+def _mean_row(reader: SafetensorsRows, name: str, shape: tuple[int, ...]):
     import torch
 
     total = torch.zeros(shape[1:], dtype=torch.float64)
     step = 4096
     for start in range(0, shape[0], step):
-        total += stored[start:min(start + step, shape[0])].to(torch.float64).sum(0)
+        total += reader.rows(name, start, min(start + step, shape[0])).to(torch.float64).sum(0)
     return total / shape[0]
 
 
