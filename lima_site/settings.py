@@ -305,6 +305,8 @@ LIMA_SLURM_WORKDIR = env.str("LIMA_SLURM_WORKDIR", default=str(BASE_DIR))
 # The launcher a new run gets: slurm, local, or empty for "the one that works here" (Slurm when its controller
 # answers `scontrol ping`, else a local process: `make run` on a laptop trains locally).
 LIMA_TRAINING_LAUNCHER = env.str("LIMA_TRAINING_LAUNCHER", default="")
+# Memory of one GPU on the training cluster, for the memory plan that refuses jobs that cannot fit.
+LIMA_GPU_MEMORY_GIB = env.float("LIMA_GPU_MEMORY_GIB", default=80.0)
 
 # The model registry: a transformers or vLLM model's directory must lie under one of these roots, or under
 # LIMA_MODEL_DIR or LIMA_TRAINING_DIR (the project tokenizer's model and the training runs' checkpoints).

@@ -17,6 +17,9 @@ import subprocess
 import time
 from pathlib import Path
 
+# A partition of GPU nodes on paper (8 GPUs each) for checking multi-node job scripts with --test-only.
+PAPER_GPU_PARTITION = "gpu"
+PAPER_GPU_NODES = 8
 DAEMONS = ("munged", "slurmctld", "slurmd", "sbatch", "squeue", "scontrol", "scancel", "sacct")
 
 
@@ -62,8 +65,18 @@ def render_slurm_conf(*, root: Path, munge_socket: Path, node: str, ctld_port: i
         # Finished jobs stay visible to `scontrol show job` this long (the poller also reads jobcomp).
         "MinJobAge=600",
         "SchedulerParameters=sched_interval=1",
+        "GresTypes=gpu",
+        # Power saving that does nothing: the paper nodes below are "powered down" cloud nodes.
+        "SuspendProgram=/bin/true",
+        "ResumeProgram=/bin/true",
+        "SuspendTime=3600",
         f"{node} State=UNKNOWN",
-        "PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP",
+        # GPU nodes that exist on paper only (no slurmd answers for them): enough for `sbatch --test-only`
+        # to check a multi-node GPU job script against a cluster shaped like the real one.
+        f"NodeName=gpu[1-{PAPER_GPU_NODES}] NodeAddr=127.0.0.1 CPUs=64 Boards=1 SocketsPerBoard=2 CoresPerSocket=32 "
+        "ThreadsPerCore=1 RealMemory=1000000 Gres=gpu:8 State=CLOUD",
+        f"PartitionName=debug Nodes={name} Default=YES MaxTime=INFINITE State=UP",
+        f"PartitionName={PAPER_GPU_PARTITION} Nodes=gpu[1-{PAPER_GPU_NODES}] Default=NO MaxTime=INFINITE State=UP",
         "",
     ])
 

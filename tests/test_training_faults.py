@@ -22,7 +22,8 @@ from training.launchers import JobStatus
 from training.models import RunState, TrainingRun
 from training.services import runs
 
-QUICK = {"epochs": 2, "batch_size": 4, "micro_batch_size": 2, "learning_rate": 1e-3, "final_learning_rate": 1e-4}
+QUICK = {"epochs": 2, "batch_size": 4, "micro_batch_size": 2, "learning_rate": 1e-3, "final_learning_rate": 1e-4,
+         "weights_epochs": "all"}
 
 
 @pytest.mark.parametrize("exit_code, slurm_exit, number", [

@@ -18,7 +18,7 @@ def test_lima_defaults_are_the_papers_recipe():
     assert LIMA_65B.as_dict() | {} == {
         "epochs": 15, "batch_size": 32, "micro_batch_size": 1, "learning_rate": 1e-5, "final_learning_rate": 1e-6,
         "adam_beta1": 0.9, "adam_beta2": 0.95, "weight_decay": 0.1, "max_length": 2048, "residual_dropout_top": 0.3,
-        "seed": 0,
+        "seed": 0, "weights_epochs": "5-10",
     }
     assert (LIMA_7B.batch_size, LIMA_7B.residual_dropout_top) == (64, 0.2)
 
@@ -112,7 +112,17 @@ def test_single_process_sbatch_script_runs_the_trainer_once():
                       "--output=/shared/run-3/train.log", "--open-mode=append", "--chdir=/srv/lima"):
         assert f"#SBATCH {directive}\n" in script
     assert "--gpus-per-node" not in script and "srun" not in script
-    assert script.rstrip().endswith("exec /srv/lima/.venv/bin/python -m training.sft --config '/shared/run 3/run.json'")
+    # A time limit brings the pre-timeout signal: the trainer runs in the background under the trap.
+    assert "#SBATCH --requeue\n#SBATCH --signal=B:USR1@900\n" in script
+    assert "\n/srv/lima/.venv/bin/python -m training.sft --config '/shared/run 3/run.json' &\n" in script
+    assert "stop_file='/shared/run 3/checkpoint-and-requeue'\n" in script
+
+
+def test_a_script_without_a_time_limit_execs_the_trainer_and_is_never_requeued():
+    script = slurm.render_sbatch_script(job_name="j", resources=slurm.Resources(), workdir="/w", python="py",
+                                        config_path="/c/run.json", log_path="/l")
+    assert script.rstrip().endswith("exec py -m training.sft --config /c/run.json")
+    assert "--signal" not in script and "--requeue" not in script and "trap" not in script
 
 
 def test_multi_node_sbatch_script_starts_torchrun_on_every_node():
@@ -124,7 +134,8 @@ def test_multi_node_sbatch_script_starts_torchrun_on_every_node():
     assert "#SBATCH --gpus-per-node=8\n" in script and "#SBATCH --time=2-00:00:00\n" in script
     assert 'head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)' in script
     assert ("srun --kill-on-bad-exit=1 python3 -m torch.distributed.run --nnodes=4 --nproc-per-node=8 --rdzv-backend=c10d "
-            '--rdzv-endpoint="$head_node:29500" --rdzv-id="$SLURM_JOB_ID" -m training.sft --config /shared/run.json') in script
+            '--rdzv-endpoint="$head_node:29500" --rdzv-id="$SLURM_JOB_ID" -m training.sft --config /shared/run.json &\n') in script
+    assert 'if [ -e "$requeue_file" ] && [ -n "${SLURM_JOB_ID:-}" ]; then\n  rm -f "$requeue_file"\n  scontrol requeue' in script
 
 
 def test_one_node_with_several_gpus_uses_standalone_torchrun():
@@ -182,3 +193,23 @@ def test_loss_curve_is_an_svg_line_through_every_step():
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert svg.count(",") >= 3 and 'class="loss-line"' in svg
     assert "No steps yet" in loss_curve_svg([])
+
+
+def test_weights_are_written_for_the_chosen_epochs_and_always_the_last():
+    from training.recipe import weights_epochs
+
+    assert weights_epochs("5-10", epochs=15) == [5, 6, 7, 8, 9, 10, 15]
+    assert weights_epochs("5-10", epochs=2) == [2]
+    assert weights_epochs("1,3, 6-7", epochs=7) == [1, 3, 6, 7]
+    assert weights_epochs("all", epochs=3) == [1, 2, 3]
+    for bad in ("ten", "5-", "0-3", "7-5", "5..10"):
+        with pytest.raises(ValueError, match="weights_epochs"):
+            Hyperparameters(weights_epochs=bad)
+
+
+def test_slurm_time_limits_in_seconds_and_the_pre_timeout_signal():
+    assert [slurm.time_limit_seconds(t) for t in ("90", "30:00", "02:00:00", "1-12", "2-00:00:00", "UNLIMITED", "")] == [
+        5400, 1800, 7200, 129600, 172800, None, None]
+    assert slurm.pre_timeout_signal_seconds("2-00:00:00") == 900  # the longest lead
+    assert slurm.pre_timeout_signal_seconds("30:00") == 360  # a fifth of a short job
+    assert slurm.pre_timeout_signal_seconds("00:09:00") is None  # too short to checkpoint and requeue

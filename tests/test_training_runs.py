@@ -21,7 +21,8 @@ from training.services import checkpoints, runs
 
 pytestmark = pytest.mark.django_db
 
-QUICK = {"epochs": 2, "batch_size": 4, "micro_batch_size": 2, "learning_rate": 1e-3, "final_learning_rate": 1e-4}
+QUICK = {"epochs": 2, "batch_size": 4, "micro_batch_size": 2, "learning_rate": 1e-3, "final_learning_rate": 1e-4,
+         "weights_epochs": "all"}
 
 
 @pytest.fixture(autouse=True)

@@ -34,7 +34,8 @@ from training.models import RunState, TrainingRun
 from training.services import checkpoints, runs
 from training.sft import STATE_FILE
 
-QUICK = {"epochs": 2, "batch_size": 4, "micro_batch_size": 2, "learning_rate": 1e-3, "final_learning_rate": 1e-4}
+QUICK = {"epochs": 2, "batch_size": 4, "micro_batch_size": 2, "learning_rate": 1e-3, "final_learning_rate": 1e-4,
+         "weights_epochs": "all"}
 # The killed job is paused (SIGSTOP) right after its second checkpoint, so any machine speed leaves epochs to resume.
 KILL_AND_RESUME_EPOCHS = 8
 
@@ -263,7 +264,8 @@ def test_resources_the_partition_cannot_satisfy_are_refused_and_nothing_is_queue
     assert squeue_ids(on_cluster) == before
     gpus = runs.submit_run(run=runs.create_run(dataset=run.dataset, base_model=run.base_model, user=researcher,
                                                name="wants-gpus", resources=slurm.Resources(gpus_per_node=8)))
-    assert gpus.state == RunState.REJECTED and "gres" in gpus.error
+    # The default partition's node has no GPUs (the cluster's GPU nodes are in another partition).
+    assert gpus.state == RunState.REJECTED and "Requested node configuration is not available" in gpus.error
 
 
 def test_sbatch_missing_from_path_is_a_clear_error(on_cluster, db, researcher, tiny_model, settings, tmp_path):
@@ -398,3 +400,49 @@ def test_the_default_launcher_is_the_one_that_works_on_this_host(on_cluster, db,
     assert re.search(r'<option value="local" selected>', form)
     settings.LIMA_TRAINING_LAUNCHER = "slurm"  # a deployment that says which
     assert runs.default_launcher() == "slurm"
+
+
+def test_the_65b_preset_job_script_passes_sbatch_test_only_on_four_gpu_nodes(on_cluster, tmp_path):
+    """LIMA-65B on 4 nodes × 8 GPUs: the planner says it fits, and Slurm accepts the rendered script as is."""
+    from tests.slurm_cluster import PAPER_GPU_PARTITION
+    from tests.test_training_memory_plan import SHAPE_65B
+    from training import memory_plan
+
+    resources = slurm.Resources(nodes=4, gpus_per_node=8, cpus_per_task=32, partition=PAPER_GPU_PARTITION,
+                                time_limit="2-00:00:00")
+    assert memory_plan.plan(SHAPE_65B, memory_plan.Cluster(4, 8)).fits
+    script = tmp_path / "job.sbatch"
+    script.write_text(slurm.render_sbatch_script(job_name="lima-65b", resources=resources, workdir=str(tmp_path),
+                                                 python=sys.executable, config_path=str(tmp_path / "run.json"),
+                                                 log_path=str(tmp_path / "train.log")))
+    env = {**os.environ, **on_cluster.environment()}
+    accepted = subprocess.run(["sbatch", "--test-only", str(script)], capture_output=True, text=True, env=env)
+    assert accepted.returncode == 0, accepted.stderr
+    assert "using 128 processors on nodes gpu[1-4]" in accepted.stderr
+    # The same check refuses a shape the cluster does not have (it has 8 such nodes), so the pass above means something.
+    script.write_text(script.read_text().replace("--nodes=4", "--nodes=9"))
+    refused = subprocess.run(["sbatch", "--test-only", str(script)], capture_output=True, text=True, env=env)
+    assert refused.returncode != 0 and "Requested node configuration is not available" in refused.stderr
+    assert squeue_ids(on_cluster) == set()
+
+
+def test_the_pre_timeout_signal_checkpoints_mid_epoch_and_requeues_the_same_job(poller, on_cluster, researcher, tiny_model):
+    run = runs.create_run(dataset=train_snapshot(user=researcher, n=12), base_model=tiny_model_spec(), user=researcher,
+                          hyperparameters={**QUICK, "epochs": 6}, launcher="slurm", name="pre-timeout",
+                          resources=slurm.Resources(partition="debug", time_limit="00:30:00"))
+    assert "#SBATCH --signal=B:USR1@360\n" in run.script and "#SBATCH --requeue\n" in run.script
+    run = runs.submit_run(run=run)
+    metrics = Path(run.run_dir) / "metrics.jsonl"
+    wait_for(lambda: metrics.exists() and '"step": 1,' in metrics.read_text(), timeout=180, what="the first step")
+    # What Slurm does PRE_TIMEOUT seconds before the limit: USR1 to the batch shell only.
+    subprocess.run(["scancel", "--batch", "--signal=USR1", run.job_id], check=True, env={**os.environ, **on_cluster.environment()})
+    wait_for(lambda: state_of(run) == RunState.COMPLETED or run.is_finished, timeout=300, what="the requeued job to finish")
+    assert (run.state, run.exit_code) == (RunState.COMPLETED, 0), (run.error, run.log_tail)
+    events = [json.loads(line) for line in metrics.read_text().splitlines()]
+    interrupted = [e for e in events if e["event"] == "interrupted"]
+    starts = [e for e in events if e["event"] == "start"]
+    assert len(interrupted) == 1 and len(starts) == 2 and starts[1]["resumed_from"]
+    steps = [e["step"] for e in events if e["event"] == "step"]
+    assert sorted(set(steps)) == list(range(1, 19)) and len(steps) == 18  # 12 examples / batch 4 × 6 epochs, none twice
+    assert on_cluster.jobs_named(f"lima-sft-{run.pk}") == [run.job_id]  # requeued, not resubmitted
+    assert [c.epoch for c in run.checkpoints.all()] == [1, 2, 3, 4, 5, 6]

@@ -26,7 +26,7 @@ def write_run(tmp_path: Path, model_dir, *, epochs: int, examples: int = 6, **ex
     config.write_text(json.dumps({
         "base_model": str(model_dir), "data": str(data), "output_dir": str(tmp_path / "checkpoints"),
         "hyperparameters": {"epochs": epochs, "batch_size": 4, "micro_batch_size": 2, "learning_rate": 1e-3,
-                            "final_learning_rate": 1e-4},
+                            "final_learning_rate": 1e-4, "weights_epochs": "all"},
         **extra,
     }))
     return config
@@ -105,9 +105,11 @@ def test_two_epochs_write_two_loadable_checkpoints_and_metrics(tiny_model, tmp_p
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
         model = AutoModelForCausalLM.from_pretrained(checkpoint)
         assert tokenizer.convert_tokens_to_ids(EOT_TOKEN) in model.config.eos_token_id
-    # Only the newest checkpoint keeps optimizer state (it is what a resume needs).
-    assert not (tmp_path / "checkpoints" / "epoch-1" / "optimizer.pt").exists()
-    assert (tmp_path / "checkpoints" / "epoch-2" / "optimizer.pt").exists()
+        # Training runs without the KV cache; the checkpoint is for generation, which needs it.
+        assert model.config.use_cache and model.generation_config.use_cache
+    # Only the newest checkpoint keeps its resume state (weights, optimizer, RNG: what a resume needs).
+    assert not (tmp_path / "checkpoints" / "epoch-1" / "resume").exists()
+    assert (tmp_path / "checkpoints" / "epoch-2" / "resume" / ".metadata").exists()
 
 
 def test_a_restarted_job_resumes_after_the_last_checkpoint(tiny_model, tmp_path):
@@ -129,7 +131,8 @@ def test_fsdp_under_torchrun_shards_across_two_processes(tiny_model, tmp_path):
     run_trainer(config, launcher=[sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2"])
     start = metrics(tmp_path)[0]
     assert (start["world_size"], start["strategy"], start["activation_checkpointing"]) == (2, "fsdp", True)
-    assert (tmp_path / "checkpoints" / "epoch-1" / "optimizer").is_dir()  # sharded optimizer state (torch.distributed.checkpoint)
+    # Sharded resume state (torch.distributed.checkpoint): one file per rank.
+    assert len(list((tmp_path / "checkpoints" / "epoch-1" / "resume").glob("*.distcp"))) == 2
     model = AutoModelForCausalLM.from_pretrained(tmp_path / "checkpoints" / "epoch-1")
     base = AutoModelForCausalLM.from_pretrained(tiny_model)
     changed = [name for name, value in model.state_dict().items() if not (value == base.state_dict()[name]).all()]

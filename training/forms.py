@@ -11,7 +11,8 @@ from training.models import Launcher
 from training.recipe import LIMA_65B, PRESETS, Hyperparameters
 
 RECIPE_FIELDS = ("epochs", "batch_size", "micro_batch_size", "learning_rate", "final_learning_rate", "adam_beta1",
-                 "adam_beta2", "weight_decay", "max_length", "residual_dropout_top", "seed")
+                 "adam_beta2", "weight_decay", "max_length", "residual_dropout_top", "seed",
+                 "weights_epochs")
 
 
 class TrainingRunForm(forms.Form):
@@ -33,6 +34,9 @@ class TrainingRunForm(forms.Form):
     max_length = forms.IntegerField(min_value=1, initial=LIMA_65B.max_length, help_text="Longer texts are trimmed")
     residual_dropout_top = forms.FloatField(initial=LIMA_65B.residual_dropout_top, help_text="0.0 at the bottom layer")
     seed = forms.IntegerField(initial=LIMA_65B.seed)
+    weights_epochs = forms.CharField(initial=LIMA_65B.weights_epochs, label="Weights for epochs",
+                                     help_text="Hugging Face weights for these epochs (and the last), e.g. 5-10 or all; "
+                                               "every epoch keeps a sharded resume checkpoint until the next")
     launcher = forms.ChoiceField(choices=Launcher.choices, initial=Launcher.SLURM,
                                  help_text="Preselected: the one that works on this host (local when no Slurm controller answers)")
     checkpoint_backend = forms.ChoiceField(

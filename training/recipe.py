@@ -12,6 +12,27 @@ import math
 from dataclasses import asdict, dataclass, fields, replace
 
 
+def parse_epoch_set(text: str) -> frozenset[int] | None:
+    """Epochs written as "5-10", "1,3,5-7" or "all" (None: every epoch)."""
+    if not isinstance(text, str):
+        raise ValueError('epochs such as "5-10", "2,4,6-8" or "all"')
+    cleaned = text.replace(" ", "").lower()
+    if cleaned == "all":
+        return None
+    chosen: set[int] = set()
+    for part in cleaned.split(","):
+        if not part:
+            continue
+        low, dash, high = part.partition("-")
+        if not low.isdigit() or (dash and not high.isdigit()):
+            raise ValueError(f'{part!r} is not an epoch or a range; write e.g. "5-10", "2,4,6-8" or "all"')
+        first, last = int(low), int(high) if dash else int(low)
+        if first < 1 or last < first:
+            raise ValueError(f"{part!r}: epochs count from 1 and a range goes upwards")
+        chosen.update(range(first, last + 1))
+    return frozenset(chosen)
+
+
 @dataclass(frozen=True)
 class Hyperparameters:
     epochs: int = 15
@@ -25,6 +46,10 @@ class Hyperparameters:
     max_length: int = 2048
     residual_dropout_top: float = 0.3
     seed: int = 0
+    # Epochs whose weights are written as Hugging Face safetensors (for dev generation and vLLM): the
+    # paper compares epochs 5-10 by hand. The last epoch always gets them; every epoch keeps a sharded
+    # resume checkpoint until the next one is complete.
+    weights_epochs: str = "5-10"
 
     def __post_init__(self):
         problems = self.problems()
@@ -49,6 +74,10 @@ class Hyperparameters:
             found["weight_decay"] = "not negative"
         if not 0 <= self.residual_dropout_top < 1:
             found["residual_dropout_top"] = "in [0, 1)"
+        try:
+            parse_epoch_set(self.weights_epochs)
+        except ValueError as exc:
+            found["weights_epochs"] = str(exc)
         return found
 
     @classmethod
@@ -67,6 +96,13 @@ LIMA_65B = Hyperparameters()
 # The paper's ablations on 7B: batch 64 and top residual dropout 0.2.
 LIMA_7B = replace(LIMA_65B, batch_size=64, residual_dropout_top=0.2)
 PRESETS = {"lima-65b": LIMA_65B, "lima-7b": LIMA_7B}
+
+
+def weights_epochs(text: str, *, epochs: int) -> list[int]:
+    """The epochs whose Hugging Face weights are written: the chosen ones that exist, and always the last."""
+    chosen = parse_epoch_set(text)
+    picked = set(range(1, epochs + 1)) if chosen is None else {e for e in chosen if e <= epochs}
+    return sorted(picked | {epochs})
 
 
 def learning_rate_at(step: int, *, total_steps: int, peak: float, final: float) -> float:

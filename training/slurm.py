@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from signal import SIGKILL, Signals
 
 # A run's state in the tool, from the scheduler's words. Slurm's own state is kept beside it.
@@ -36,6 +37,43 @@ TIME_LIMIT = re.compile(r"^(\d+-)?\d{1,3}(:\d{2}){0,2}$|^\d+-\d{1,2}$|^UNLIMITED
 SLURM_NAME = re.compile(r"^[A-Za-z0-9_.\-]*$")
 # The c10d rendezvous of a multi-node run listens on this port of the job's first node.
 RENDEZVOUS_PORT = 29500
+# Slurm signals a time-limited job this long before its end (B: the batch shell only, which asks the
+# trainer to checkpoint after its current step; the trainer then exits 75 and the job is requeued).
+# Slurm may deliver the signal up to a minute early; a sharded 65B checkpoint takes a few minutes.
+# Jobs shorter than MIN_REQUEUE_LIMIT_SECONDS get no signal; shorter ones than 75 minutes get a fifth of their time.
+PRE_TIMEOUT_SIGNAL_SECONDS = 900
+MIN_REQUEUE_LIMIT_SECONDS = 600
+# training.sft's files beside run.json: the request the trap makes, and the trainer's answer once its
+# checkpoint is written (a file, as torchrun turns a worker's exit status into its own).
+STOP_FILE = "checkpoint-and-requeue"
+REQUEUE_FILE = "requeue-requested"
+
+
+def time_limit_seconds(text: str) -> int | None:
+    """Slurm's time formats (minutes, m:s, h:m:s, d-h, d-h:m, d-h:m:s) in seconds; None for none or UNLIMITED."""
+    if not text or text == "UNLIMITED" or not TIME_LIMIT.match(text):
+        return None
+    days, dash, rest = text.partition("-")
+    if not dash:
+        days, rest = "0", text
+    parts = [int(p) for p in rest.split(":")]
+    if dash:  # d-h, d-h:m, d-h:m:s
+        hours, minutes, seconds = (parts + [0, 0])[:3]
+    elif len(parts) == 1:
+        hours, minutes, seconds = 0, parts[0], 0
+    elif len(parts) == 2:
+        hours, minutes, seconds = 0, parts[0], parts[1]
+    else:
+        hours, minutes, seconds = parts
+    return ((int(days) * 24 + hours) * 60 + minutes) * 60 + seconds
+
+
+def pre_timeout_signal_seconds(time_limit: str) -> int | None:
+    """How long before the time limit the job is told to checkpoint; None when it gets no such signal."""
+    limit = time_limit_seconds(time_limit)
+    if limit is None or limit < MIN_REQUEUE_LIMIT_SECONDS:
+        return None
+    return min(PRE_TIMEOUT_SIGNAL_SECONDS, limit // 5)
 
 
 def run_state(slurm_state: str) -> str:
@@ -82,6 +120,11 @@ def render_sbatch_script(*, job_name: str, resources: Resources, workdir: str, p
     through a c10d rendezvous on the first node (FSDP then shards the model across all of them).
     A single CPU or GPU process needs no torchrun. `--open-mode=append` keeps the log of earlier
     attempts when Slurm requeues the job; the trainer resumes from its last checkpoint.
+
+    With a time limit, Slurm sends USR1 to the batch shell PRE_TIMEOUT_SIGNAL_SECONDS before the
+    end; the trap creates the stop file, the trainer checkpoints after its current step, answers
+    with the requeue file and stops, and the script requeues the job (`--requeue`), which resumes
+    from that checkpoint.
     """
     q = shlex.quote
     directives = [
@@ -99,21 +142,45 @@ def render_sbatch_script(*, job_name: str, resources: Resources, workdir: str, p
                         ("time", resources.time_limit)):
         if value:
             directives.append(f"--{flag}={value}")
+    lead = pre_timeout_signal_seconds(resources.time_limit)
+    requeue = lead is not None
+    if requeue:
+        directives += ["--requeue", f"--signal=B:USR1@{lead}"]
     lines = ["#!/bin/bash", *(f"#SBATCH {directive}" for directive in directives), "",
              "# LIMA supervised fine-tuning, rendered by lima-studio.", "set -euo pipefail", f"cd {q(workdir)}",
              "export PYTHONUNBUFFERED=1"]
     trainer = f"-m training.sft --config {q(config_path)}"
     if resources.nodes == 1 and resources.processes > 1:
-        lines.append(f"exec {q(python)} -m torch.distributed.run --standalone --nproc-per-node={resources.gpus_per_node} {trainer}")
+        command = f"{q(python)} -m torch.distributed.run --standalone --nproc-per-node={resources.gpus_per_node} {trainer}"
     elif resources.processes > 1:
-        lines += [
-            'head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)',
-            f"srun --kill-on-bad-exit=1 {q(python)} -m torch.distributed.run --nnodes={resources.nodes} "
-            f"--nproc-per-node={max(1, resources.gpus_per_node)} --rdzv-backend=c10d "
-            f'--rdzv-endpoint="$head_node:{RENDEZVOUS_PORT}" --rdzv-id="$SLURM_JOB_ID" {trainer}',
-        ]
+        lines.append('head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)')
+        command = (f"srun --kill-on-bad-exit=1 {q(python)} -m torch.distributed.run --nnodes={resources.nodes} "
+                   f"--nproc-per-node={max(1, resources.gpus_per_node)} --rdzv-backend=c10d "
+                   f'--rdzv-endpoint="$head_node:{RENDEZVOUS_PORT}" --rdzv-id="$SLURM_JOB_ID" {trainer}')
     else:
-        lines.append(f"exec {q(python)} {trainer}")
+        command = f"{q(python)} {trainer}"
+    if not requeue:
+        lines.append(f"exec {command}")
+        return "\n".join(lines) + "\n"
+    run_dir = PurePosixPath(config_path).parent
+    lines += [
+        f"stop_file={q(str(run_dir / STOP_FILE))}",
+        f"requeue_file={q(str(run_dir / REQUEUE_FILE))}",
+        'rm -f "$stop_file" "$requeue_file"',
+        "# Slurm's pre-timeout signal: the trainer checkpoints after its current step, says so in",
+        "# $requeue_file and stops; the job is then requeued and resumes from that checkpoint.",
+        """trap 'touch "$stop_file"' USR1""",
+        f"{command} &",
+        "trainer=$!",
+        # `wait` returns early when the trap runs; wait again until the trainer has really ended.
+        'while true; do status=0; wait "$trainer" || status=$?; kill -0 "$trainer" 2>/dev/null || break; done',
+        'if [ -e "$requeue_file" ] && [ -n "${SLURM_JOB_ID:-}" ]; then',
+        '  rm -f "$requeue_file"',
+        '  scontrol requeue "$SLURM_JOB_ID"',
+        "  exit 0",
+        "fi",
+        'exit "$status"',
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -18,6 +18,7 @@ from training import charts, progress
 from training.forms import DevResponsesForm, SubmitForm, TrainingRunForm
 from training.models import Checkpoint, TrainingRun
 from training.services import checkpoints as checkpoint_services
+from training.services import memory_plans
 from training.services import runs
 
 
@@ -74,6 +75,7 @@ def run_detail(request, pk: int):
         checkpoints=run.checkpoints.select_related("model", "dev_run").order_by("epoch"),
         dev_form=DevResponsesForm(),
         submit_form=SubmitForm(initial={"launcher": _suggested_launcher(run)}),
+        memory_plan=memory_plans.plan_for_run(run),
     )
     return render(request, "training/run_detail.html", context)
 

@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 
 
 def register_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:
-    """Register every complete `epoch-N/` (its state file is written last) as a ModelSpec with the run's checkpoint
+    """Register every complete `epoch-N/` with weights (its state file is written last) as a ModelSpec with the run's checkpoint
     backend (vLLM on the GPU queue, or transformers), the base model's chat template and its generation limits
     (max new tokens, top p, temperature, repetition penalty): a checkpoint answers as its base was set up to.
 
@@ -41,8 +41,8 @@ def register_checkpoints(*, run: TrainingRun) -> list[Checkpoint]:
             continue
         state = json.loads(state_file.read_text())
         epoch = int(state["epoch"])
-        if epoch in known:
-            continue
+        if epoch in known or not state.get("weights", True):
+            continue  # registered already, or a resume-only checkpoint (no Hugging Face weights for this epoch)
         base = run.base_model
         model = ModelSpec(
             name=f"{run.name}-epoch-{epoch}"[:100], backend=run.checkpoint_backend or Backend.TRANSFORMERS,

@@ -30,6 +30,7 @@ from training import progress, slurm
 from training.launchers import LaunchError, LocalLauncher, SlurmLauncher
 from training.models import ACTIVE_STATES, RESUMABLE_STATES, Launcher, RunState, TrainingRun
 from training.recipe import Hyperparameters
+from training.services import memory_plans
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +169,9 @@ def create_run(*, dataset: Dataset, base_model: ModelSpec, user, hyperparameters
         raise ValidationError(problems)
     lines = check_snapshot(dataset)
     config_hash = check_base_model(base_model)
+    too_small = memory_plans.refusal(location=base_model.location, hyperparameters=recipe, resources=resources)
+    if too_small:
+        raise ValidationError({"nodes": too_small})
     name = _unique_name(name, dataset, base_model)
     with transaction.atomic():
         run = TrainingRun.objects.create(
