@@ -73,11 +73,12 @@ def build_study() -> int:
             for number, name in enumerate(BASELINES):
                 cursor.execute(f"""
                     INSERT INTO {item_table} (study_id, public_id, row_id, target_response_id, baseline_response_id, baseline_run_id,
-                                              target_is_a, text_a, text_b, scrubbed, is_shared, capacity, assigned_count, order_key)
+                                              target_is_a, text_a, text_b, prompt_html, html_a, html_b, scrubbed, attention_check,
+                                              gold_verdict, held, is_shared, capacity, assigned_count, order_key)
                     SELECT %s, gen_random_uuid(), t.row_id, t.id, b.id, b.run_id, (t.row_id + %s) %% 2 = 0,
                            CASE WHEN (t.row_id + %s) %% 2 = 0 THEN t.text ELSE b.text END,
                            CASE WHEN (t.row_id + %s) %% 2 = 0 THEN b.text ELSE t.text END,
-                           '[]'::jsonb, false, %s, %s, t.row_id * 10 + %s
+                           '', '', '', '[]'::jsonb, '', '', false, false, %s, %s, t.row_id * 10 + %s
                     FROM {response_table} t JOIN {response_table} b ON b.row_id = t.row_id AND b.run_id = %s
                     WHERE t.run_id = %s""",
                                [study.pk, number, number, number, ANNOTATORS, ANNOTATORS, number, runs[name].pk, runs["lima-65b"].pk])
