@@ -13,7 +13,7 @@ PORT ?= 8000
 SERVICES_ENV := var/test/services/env
 TEST_ENV := . $(SERVICES_ENV) && LIMA_VAR_DIR=$(CURDIR)/var/test DJANGO_ALLOW_ASYNC_UNSAFE=true
 
-.PHONY: install run test test-fast services services-stop chromium slurm bench check clean fuzz loadtest
+.PHONY: install run test test-fast services services-stop chromium slurm bench check clean fuzz loadtest bench-anchor
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -82,3 +82,14 @@ fuzz: install
 		PYTHONPATH=$(CURDIR) $(CURDIR)/$(PY) -m tests.fuzz_atheris $$target -max_total_time=$(FUZZ_SECONDS) 2>&1 | tail -n 40 > $$target.log \
 			|| { cat $$target.log; exit 1; }; grep -E "^Done" $$target.log; \
 	done
+
+# lima-studio beside Label Studio 1.23.2 (bench/anchor.py): Label Studio in its own virtualenv under var/anchor/,
+# installed from the package index; both default installs, one interleaved closed-loop client; bench/results/anchor.json.
+LABEL_STUDIO_VENV := var/anchor/label-studio-venv
+$(LABEL_STUDIO_VENV)/.installed-1.23.2:
+	$(PYTHON) -m venv $(LABEL_STUDIO_VENV)
+	$(LABEL_STUDIO_VENV)/bin/pip install --quiet 'label-studio==1.23.2'
+	touch $@
+
+bench-anchor: install $(LABEL_STUDIO_VENV)/.installed-1.23.2
+	$(PY) -m bench.anchor

@@ -1,4 +1,6 @@
-"""Issue 6 figure: the streaming CSV export of 1,000,000 judgments (goal: peak RSS <= 150 MB, >= 100,000 rows/s).
+"""Issues 6 and 19: the streaming export of 1,000,000 judgments (goal: >= 300,000 rows/s on PostgreSQL, peak RSS
+<= 150 MB in the web process). On PostgreSQL the CSV is written by COPY and the JSONL by json_build_object
+(annotation/evaluation/exports.py); both are measured.
 
 The study is written straight into the bench database: 20,000 prompts answered by the target and
 five baselines (ORM bulk inserts), then 100,000 comparison items and 1,000,000 judgments (10
@@ -32,7 +34,7 @@ PROMPTS = 20_000
 BASELINES = ("alpaca-65b", "davinci-003", "bard", "claude", "gpt-4")
 ANNOTATORS = 10  # per item: 20,000 prompts x 5 baselines x 10 = 1,000,000 judgments
 GOAL_RSS_MB = 150
-GOAL_ROWS_PER_S = 100_000
+GOAL_ROWS_PER_S = 300_000
 
 
 def _text(prefix: str, number: int) -> str:
@@ -71,11 +73,12 @@ def build_study() -> int:
             for number, name in enumerate(BASELINES):
                 cursor.execute(f"""
                     INSERT INTO {item_table} (study_id, public_id, row_id, target_response_id, baseline_response_id, baseline_run_id,
-                                              target_is_a, text_a, text_b, scrubbed, is_shared, capacity, assigned_count, order_key)
+                                              target_is_a, text_a, text_b, prompt_html, html_a, html_b, scrubbed, attention_check,
+                                              gold_verdict, held, is_shared, capacity, assigned_count, order_key)
                     SELECT %s, gen_random_uuid(), t.row_id, t.id, b.id, b.run_id, (t.row_id + %s) %% 2 = 0,
                            CASE WHEN (t.row_id + %s) %% 2 = 0 THEN t.text ELSE b.text END,
                            CASE WHEN (t.row_id + %s) %% 2 = 0 THEN b.text ELSE t.text END,
-                           '[]'::jsonb, false, %s, %s, t.row_id * 10 + %s
+                           '', '', '', '[]'::jsonb, '', '', false, false, %s, %s, t.row_id * 10 + %s
                     FROM {response_table} t JOIN {response_table} b ON b.row_id = t.row_id AND b.run_id = %s
                     WHERE t.run_id = %s""",
                                [study.pk, number, number, number, ANNOTATORS, ANNOTATORS, number, runs[name].pk, runs["lima-65b"].pk])
@@ -98,7 +101,7 @@ def _memory_mb() -> dict[str, float]:
     return {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "VmHWM")}
 
 
-def child(mode: str, study_pk: int) -> None:
+def child(mode: str, study_pk: int, fmt: str = "csv") -> None:
     """Runs in the subprocess: one export into /dev/null, then the figures as one JSON line."""
     import django
 
@@ -114,7 +117,7 @@ def child(mode: str, study_pk: int) -> None:
         import lima_site.urls  # noqa: F401  (a worker has loaded every view, as the first request does)
 
         user = get_user_model().objects.get(username="bench-researcher")
-        path = reverse("evaluation:study_export", args=[study_pk, "judgments", "csv"])
+        path = reverse("evaluation:study_export", args=[study_pk, "judgments", fmt])
         request = RequestFactory().get(path)
         request.user = user
         match = resolve(path)
@@ -126,8 +129,8 @@ def child(mode: str, study_pk: int) -> None:
         before = _memory_mb()
         started = time.perf_counter()
         study = Study.objects.get(pk=study_pk)
-        chunks = (chunk.encode() for chunk in exports.study_export_chunks(study, "judgments", "csv"))
-    rows = -1  # the header line
+        chunks = (chunk.encode() for chunk in exports.study_export_chunks(study, "judgments", fmt))
+    rows = -1 if fmt == "csv" else 0  # the CSV's header line
     size = 0
     with open(os.devnull, "wb") as sink:
         for chunk in chunks:
@@ -140,13 +143,13 @@ def child(mode: str, study_pk: int) -> None:
                       "peak_rss_mb": after["VmHWM"]}))
 
 
-def _measure(mode: str, study_pk: int) -> dict:
+def _measure(mode: str, study_pk: int, fmt: str = "csv") -> dict:
     from django.db import connection
 
     from tests.services import database_url
 
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "lima_site.settings", "DATABASE_URL": database_url(connection.settings_dict)}
-    output = subprocess.run([sys.executable, "-m", "bench.bench_exports", mode, str(study_pk)], cwd=ROOT, env=env,
+    output = subprocess.run([sys.executable, "-m", "bench.bench_exports", mode, str(study_pk), fmt], cwd=ROOT, env=env,
                             capture_output=True, text=True, check=True)
     figures = json.loads(output.stdout.strip().splitlines()[-1])
     return {
@@ -171,13 +174,16 @@ def run() -> dict:
     judgments = Judgment.objects.filter(item__study_id=study_pk).count()
     exporter = _measure("exporter", study_pk)
     web_view = _measure("web_view", study_pk)
-    assert exporter["rows"] == judgments == web_view["rows"], (exporter, web_view, judgments)
+    jsonl = _measure("exporter", study_pk, "jsonl")
+    assert exporter["rows"] == judgments == web_view["rows"] == jsonl["rows"], (exporter, web_view, jsonl, judgments)
     return {
         "judgments": judgments, "build_seconds": round(built, 1), "exporter": exporter, "web_view": web_view,
+        "exporter_jsonl": jsonl,
         "goals": {"peak_rss_mb": GOAL_RSS_MB, "rows_per_s": GOAL_ROWS_PER_S},
         "exporter_meets_goals": exporter["peak_rss_mb"] <= GOAL_RSS_MB and exporter["rows_per_s"] >= GOAL_ROWS_PER_S,
+        "web_view_meets_goals": web_view["peak_rss_mb"] <= GOAL_RSS_MB and web_view["rows_per_s"] >= GOAL_ROWS_PER_S,
     }
 
 
 if __name__ == "__main__":
-    child(sys.argv[1], int(sys.argv[2]))
+    child(sys.argv[1], int(sys.argv[2]), *sys.argv[3:4])

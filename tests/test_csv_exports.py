@@ -203,3 +203,43 @@ def test_the_writer_neutralises_exactly_the_formula_prefixes():
         "'=1", "'+1", "'-1", "'@a", "'\t1", "'\r1", "1=", " =1", "'=1", ""]
     rows = list(exports.csv_chunks(exports.Export("x", ("number", "text"), iter([(-5, "-5"), (1.5, "=1")]))))
     assert "".join(rows) == "number,text\r\n-5,'-5\r\n1.5,'=1\r\n"
+
+
+@pytest.mark.django_db(transaction=True)  # COPY and the server-side cursor run on the test's own connection
+def test_the_judgments_export_is_the_same_file_on_postgresql_and_sqlite(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from django.db import connection
+
+    from tests import export_twin
+
+    assert connection.vendor == "postgresql"
+    (tmp_path / "postgresql").mkdir()
+    (tmp_path / "sqlite").mkdir()
+    export_twin.write_exports(export_twin.build_twin_study(), tmp_path / "postgresql")
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'twin.sqlite3'}", "LIMA_VAR_DIR": str(tmp_path),
+           "CELERY_BROKER_URL": "memory://"}
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, "-m", "tests.export_twin", str(tmp_path / "sqlite")], cwd=root, env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for fmt, raw, identities in export_twin.EXPORTS:
+        name = f"judgments-{int(raw)}{int(identities)}.{fmt}"
+        from_postgresql, from_sqlite = ((tmp_path / db / name).read_bytes() for db in ("postgresql", "sqlite"))
+        if fmt == "csv":
+            assert from_postgresql == from_sqlite, name
+            records = read_csv(from_postgresql.decode())
+            assert len(records) == 1 + 3 * len(export_twin.TRICKY)
+            assert from_postgresql.count(b"\r\n") >= len(records)
+            text = from_postgresql.decode()
+            assert "unicode: é 漢字 🎉" in text and '"say ""quoted"" twice """""' in text
+            if not raw:
+                assert "'=HYPERLINK" in text and "'+1+1" in text and "'\tstarts with a tab" in text
+            assert (f"{'' if raw else chr(39)}@crowd" in text) == identities  # usernames only when asked for
+        else:  # JSON: the same records, value for value (PostgreSQL spaces its objects its own way)
+            parsed = [[json.loads(line) for line in data.decode().split("\n") if line] for data in (from_postgresql, from_sqlite)]
+            assert parsed[0] == parsed[1] and len(parsed[0]) == 3 * len(export_twin.TRICKY)
+            assert {"\rstarts with CR", "a\r\nCRLF"} <= {record["reason"] for record in parsed[0]}

@@ -253,7 +253,8 @@ def test_judging_page_and_submit_query_counts_are_small_and_constant(client, res
     page_queries, write_queries = counts[60]
     # 13: progress is two bounded counts (the annotator's own assignments; open items up to a cap), where it
     # was one count with a per-item EXISTS whose cost grew with the study (100 ms a page at 50,000 items).
-    assert page_queries <= 13 and write_queries <= 8, counts
+    # 12: the annotator's membership of the pool is read with the study (one query, where it was two).
+    assert page_queries <= 12 and write_queries <= 8, counts
 
 
 @pytest.mark.django_db
@@ -326,3 +327,31 @@ def test_items_that_still_talk_about_being_a_model_are_held_until_a_researcher_d
     assert Study.objects.get(pk=study.pk).state == "open"
     with pytest.raises(Exception, match="before the study opens"):
         judging.decide_held_item(study=study, item_id=first.pk, release=True)
+
+
+@pytest.mark.django_db
+def test_items_are_rendered_to_html_once_when_the_study_opens(client, researcher, annotators):
+    from annotation.rendering import render_markdown
+    from generation.models import Response
+
+    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=2, agreement_subset=0, open_it=False)
+    Response.objects.filter(run=study.target_run).update(text="**Bold** claim with a [link](https://example.org) <script>x()</script>")
+    judging.open_study(study=study)
+    for item in study.items.all():
+        assert item.html_a == render_markdown(item.text_a) and item.html_b == render_markdown(item.text_b)
+        assert "<strong>Bold</strong>" in item.html_a + item.html_b and "<script" not in item.html_a + item.html_b
+        assert "Test prompt number" in item.prompt_html and 'class="turn-user utterance"' in item.prompt_html
+    # The page inserts the stored HTML as it is: it does not render the Markdown again.
+    study.items.update(html_a="<p>stored A</p>", html_b="<p>stored B</p>", prompt_html="<p>stored prompt</p>")
+    client.force_login(annotators[0])
+    page = client.get(reverse("evaluation:judge", args=[study.public_id]), HTTP_HX_REQUEST="true").content.decode()
+    assert "<p>stored A</p>" in page and "<p>stored B</p>" in page and "<p>stored prompt</p>" in page
+
+
+@pytest.mark.django_db
+def test_items_without_stored_html_are_rendered_when_shown(client, researcher, annotators):
+    study = pairwise_study(researcher=researcher, annotators=annotators[:1], prompts=1, agreement_subset=0)
+    study.items.update(html_a="", html_b="", prompt_html="", text_a="*live A*", text_b="*live B*")
+    client.force_login(annotators[0])
+    page = client.get(reverse("evaluation:judge", args=[study.public_id]), HTTP_HX_REQUEST="true").content.decode()
+    assert "<em>live A</em>" in page and "<em>live B</em>" in page and "Test prompt number 0" in page

@@ -28,6 +28,8 @@ import hashlib
 import hmac
 import io
 import json
+import queue
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import timezone
@@ -89,6 +91,11 @@ def _run_models(study: Study) -> dict[int, str]:
     return dict(runs)
 
 
+def _json_text(value) -> str | None:
+    """A JSON column's text as PostgreSQL writes jsonb (`", "` between items, characters as they are), whatever the database."""
+    return None if value is None else json.dumps(value, ensure_ascii=False)
+
+
 def _iso(moment) -> str | None:
     """UTC with microseconds always written, as the PostgreSQL-formatted CSV writes it."""
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds") if moment is not None else None
@@ -119,7 +126,7 @@ def judgment_export(study: Study, *, identities: bool = False) -> Export:
         Judgment.objects.filter(item__study=study, item__attention_check="")
         .order_by("item_id", "annotator_id")
         .values_list(
-            "item__public_id", "item__row__position", Cast("item__row__conversations", TextField()), "item__baseline_run_id",
+            "item__public_id", "item__row__position", "item__row__conversations", "item__baseline_run_id",
             "item__target_is_a", "item__text_a", "item__text_b", Length("item__target_response__text"),
             Length("item__baseline_response__text"), "side", "verdict", "annotator_id", "seconds", "reason", "created_at",
         )
@@ -134,7 +141,7 @@ def judgment_export(study: Study, *, identities: bool = False) -> Export:
                 model_a, model_b, length_a, length_b = target, baseline, target_len, baseline_len
             else:
                 model_a, model_b, length_a, length_b = baseline, target, baseline_len, target_len
-            yield (study.pk, str(item), position, prompt, target, baseline, model_a, model_b, text_a, text_b, length_a, length_b,
+            yield (study.pk, str(item), position, _json_text(prompt), target, baseline, model_a, model_b, text_a, text_b, length_a, length_b,
                    side, verdict, name, group, seconds, reason, _iso(created_at))
 
     return Export("judgments", JUDGMENT_COLUMNS, generate(), frozenset({"prompt"}))
@@ -153,7 +160,7 @@ def item_export(study: Study) -> Export:
     rows = (
         ComparisonItem.objects.filter(study=study, attention_check="")
         .order_by("id")
-        .values_list("public_id", "row__position", Cast("row__conversations", TextField()), "baseline_run_id", "target_is_a",
+        .values_list("public_id", "row__position", "row__conversations", "baseline_run_id", "target_is_a",
                      "text_a", "text_b", "target_response_id", "baseline_response_id", "is_shared", Cast("scrubbed", TextField()))
     )
 
@@ -162,7 +169,7 @@ def item_export(study: Study) -> Export:
              scrubbed) in rows.iterator(chunk_size=CHUNK_SIZE):
             baseline = models.get(baseline_run, "")
             model_a, model_b = (target, baseline) if target_is_a else (baseline, target)
-            yield (study.pk, str(item), position, prompt, target, baseline, model_a, model_b, text_a, text_b, target_response,
+            yield (study.pk, str(item), position, _json_text(prompt), target, baseline, model_a, model_b, text_a, text_b, target_response,
                    baseline_response, is_shared, scrubbed)
 
     return Export("items", ITEM_COLUMNS, generate(), frozenset({"prompt", "scrubbed"}))
@@ -180,7 +187,7 @@ def response_export(study: Study) -> Export:
     rows = (
         Response.objects.filter(run_id__in=list(models))
         .order_by("run_id", "row__position")
-        .values_list("pk", "run_id", "row__position", Cast("row__conversations", TextField()), "text", "error", "finish_reason",
+        .values_list("pk", "run_id", "row__position", "row__conversations", "text", "error", "finish_reason",
                      "prompt_tokens", "completion_tokens", "latency_ms", "created_at")
     )
 
@@ -188,7 +195,7 @@ def response_export(study: Study) -> Export:
         for (pk, run, position, prompt, text, error, finish_reason, prompt_tokens, completion_tokens, latency_ms,
              created_at) in rows.iterator(chunk_size=CHUNK_SIZE):
             role = "target" if run == study.target_run_id else "baseline"
-            yield (study.pk, pk, run, models[run], role, position, prompt, text, error, finish_reason, prompt_tokens,
+            yield (study.pk, pk, run, models[run], role, position, _json_text(prompt), text, error, finish_reason, prompt_tokens,
                    completion_tokens, latency_ms, _iso(created_at))
 
     return Export("responses", RESPONSE_COLUMNS, generate(), frozenset({"prompt"}))
@@ -207,14 +214,14 @@ def rating_export(study: Study, *, identities: bool = False) -> Export:
     rows = (
         Rating.objects.filter(item__study=study)
         .order_by("item_id", "annotator_id")
-        .values_list("item__public_id", "item__row__position", Cast("item__row__conversations", TextField()), "item__text_a",
+        .values_list("item__public_id", "item__row__position", "item__row__conversations", "item__text_a",
                      "grade", "annotator_id", "seconds", "reason", "created_at")
     )
 
     def generate() -> Iterator[tuple[Any, ...]]:
         for item, position, prompt, text, grade, annotator, seconds, reason, created_at in rows.iterator(chunk_size=CHUNK_SIZE):
             name, group = labels[annotator]
-            yield (study.pk, str(item), position, prompt, target, text, grade, name, group, seconds, reason, _iso(created_at))
+            yield (study.pk, str(item), position, _json_text(prompt), target, text, grade, name, group, seconds, reason, _iso(created_at))
 
     return Export("ratings", RATING_COLUMNS, generate(), frozenset({"prompt"}))
 
@@ -286,24 +293,23 @@ def encoded(export: Export, fmt: str, *, raw: bool = False) -> Iterator[str]:
     raise ValueError(f"unknown export format {fmt!r} (expected csv or jsonl)")
 
 
-# --- judgments CSV formatted by PostgreSQL ----------------------------------------------------------
+# --- the judgments export by PostgreSQL ------------------------------------------------------------
 #
-# The judgments CSV is the big one (a million rows of ~1.2 KB in a large study). Python's csv
-# writer and the ORM's per-row conversions cap it near 50,000 rows/s on a small machine; here
-# PostgreSQL quotes every field itself (the csv module's minimal quoting) and hands over one
-# finished line per row through a server-side cursor, so Python only joins lines.
+# The judgments export is the big one (a million rows of ~1.2 KB in a large study). On PostgreSQL the
+# CSV is COPY's own (`COPY (SELECT ...) TO STDOUT (FORMAT csv, HEADER)`: RFC 4180 quoting by the server,
+# no per-field work in Python) and the JSONL is one json_build_object per row read through a server-side
+# cursor. Both are the Python writer's file: the SELECT does what csv_chunks does in Python (formula
+# neutralisation unless raw, an empty text written bare like a missing value, floats as Python writes them),
+# and the only per-row work left here is COPY's LF record end turned into RFC 4180's CRLF.
 #
-# COPY ... TO STDOUT (FORMAT csv) was weighed and left: psycopg2's copy_expert pushes the whole
-# result into a file object before it returns (streaming it would take a thread per download), and
-# its CSV is not csv.writer's (an empty string is written "", booleans t/f), so the file would differ
-# byte for byte from the Python writer's.
+# psycopg2 (the project's driver) has no streaming COPY: copy_expert writes every row into a file object
+# and returns at the end. It runs in a thread writing into a small bounded queue that this generator drains,
+# so memory stays flat and a slow client holds the COPY back. (psycopg 3's cursor.copy() streams without the
+# thread; installing psycopg 3 makes Django use it for every connection, a driver change for the whole project.)
 
-
-# csv.writer with CRLF records quotes a field holding a double quote, a comma, CR or LF (a PostgreSQL
-# regular expression; \r and \n are its escapes for CR and LF).
-_NEEDS_QUOTES = r"""'[",\r\n]'"""
-# The characters a spreadsheet reads as the start of a formula, as a PostgreSQL array of text.
 _FORMULA_STARTS = "ARRAY[" + ", ".join(f"chr({ord(c)})" for c in FORMULA_PREFIXES) + "]"
+COPY_QUEUE_PIECES = 8  # pieces of ~FLUSH_BYTES waiting for the client at most
+_CRLF = LINE_TERMINATOR.encode()
 
 
 def _neutralised(expression: str) -> str:
@@ -311,14 +317,19 @@ def _neutralised(expression: str) -> str:
     return f"CASE WHEN left({expression}, 1) = ANY ({_FORMULA_STARTS}) THEN chr({ord(NEUTRALISING_PREFIX)}) || ({expression}) ELSE ({expression}) END"
 
 
-def _csv_field(expression: str, *, raw: bool = False) -> str:
-    """SQL for one text value as csv_chunks writes it (neutralised unless raw, QUOTE_MINIMAL); NULL is an empty field."""
-    value = expression if raw else _neutralised(expression)
-    quoted = f"""'"' || replace({value}, '"', '""') || '"'"""
-    return f"CASE WHEN ({expression}) IS NULL THEN '' WHEN ({value}) ~ {_NEEDS_QUOTES} THEN {quoted} ELSE ({value}) END"
+def _csv_text(expression: str, *, raw: bool) -> str:
+    """SQL for one text cell as csv_chunks writes it: neutralised unless raw; empty as NULL, so COPY writes it bare
+    (COPY quotes an empty string to tell it from NULL, Python's csv writer does not)."""
+    return f"NULLIF({expression if raw else _neutralised(expression)}, '')"
 
 
-def _judgment_csv_sql(study: Study, *, identities: bool, raw: bool = False) -> tuple[str, list[Any]]:
+# Python writes a float with a fractional part always (20.0); PostgreSQL writes 20.
+_PYTHON_FLOAT = "regexp_replace(j.seconds::text, '^(-?[0-9]+)$', '\\1.0')"
+_ISO_UTC = "to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+
+
+def _judgment_rows_sql(study: Study, *, identities: bool) -> tuple[str, str, list[Any]]:
+    """(FROM clause with the CTE of names, ORDER BY, parameters) of the judgments export, shared by CSV and JSONL."""
     labels = annotator_labels(study, identities=identities)
     models = _run_models(study)
     inner = (
@@ -326,7 +337,7 @@ def _judgment_csv_sql(study: Study, *, identities: bool, raw: bool = False) -> t
         .order_by()
         .annotate(
             x_item=Cast("item__public_id", TextField()), x_position=F("item__row__position"),
-            x_prompt=Cast("item__row__conversations", TextField()), x_baseline_run=F("item__baseline_run_id"),
+            x_prompt=F("item__row__conversations"), x_baseline_run=F("item__baseline_run_id"),
             x_target_is_a=F("item__target_is_a"), x_text_a=F("item__text_a"), x_text_b=F("item__text_b"),
             x_target_len=Length("item__target_response__text"), x_baseline_len=Length("item__baseline_response__text"),
             x_item_id=F("item_id"),
@@ -335,50 +346,144 @@ def _judgment_csv_sql(study: Study, *, identities: bool, raw: bool = False) -> t
                      "x_baseline_len", "x_item_id", "side", "verdict", "annotator_id", "seconds", "reason", "created_at")
     )
     inner_sql, inner_params = inner.query.sql_with_params()
-    baseline = "(m.runs ->> j.x_baseline_run::text)"
-
-    def text(expression: str) -> str:
-        return _csv_field(expression, raw=raw)
-
-    fields = [
-        f"'{int(study.pk)}'", "j.x_item", "j.x_position::text", text("j.x_prompt"), text("m.target"), text(baseline),
-        text(f"CASE WHEN j.x_target_is_a THEN m.target ELSE {baseline} END"),
-        text(f"CASE WHEN j.x_target_is_a THEN {baseline} ELSE m.target END"),
-        text("j.x_text_a"), text("j.x_text_b"),
-        "COALESCE((CASE WHEN j.x_target_is_a THEN j.x_target_len ELSE j.x_baseline_len END)::text, '')",
-        "COALESCE((CASE WHEN j.x_target_is_a THEN j.x_baseline_len ELSE j.x_target_len END)::text, '')",
-        "j.side", "j.verdict", text("(m.names ->> j.annotator_id::text)"), text("(m.groups ->> j.annotator_id::text)"),
-        # Python writes a whole float as 20.0 where PostgreSQL writes 20.
-        "COALESCE(regexp_replace(j.seconds::text, '^(-?[0-9]+)$', '\\1.0'), '')", text("j.reason"), "to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')",
-    ]
-    sql = (
-        "WITH m AS (SELECT %s::jsonb AS runs, %s::jsonb AS names, %s::jsonb AS groups, %s::text AS target) "
-        f"SELECT concat_ws(',', {', '.join(fields)}) FROM ({inner_sql}) j CROSS JOIN m ORDER BY j.x_item_id, j.annotator_id"
-    )
+    sql = (f"(SELECT %s::jsonb AS runs, %s::jsonb AS names, %s::jsonb AS groups, %s::text AS target) m "
+           f"CROSS JOIN ({inner_sql}) j")
     params = [json.dumps({str(pk): name for pk, name in models.items()}),
               json.dumps({str(pk): name for pk, (name, _) in labels.items()}),
               json.dumps({str(pk): group for pk, (_, group) in labels.items()}),
               models.get(study.target_run_id, ""), *inner_params]
-    return sql, params
+    return sql, "ORDER BY j.x_item_id, j.annotator_id", params
+
+
+_BASELINE = "(m.runs ->> j.x_baseline_run::text)"
+_JUDGMENT_VALUES = {
+    # column: (SQL of the value, whether it is a text cell that a spreadsheet could run)
+    "item": ("j.x_item", False),
+    "prompt_id": ("j.x_position", False),
+    "prompt": ("j.x_prompt::text", True),
+    "target_model": ("m.target", True),
+    "baseline_model": (_BASELINE, True),
+    "model_a": (f"CASE WHEN j.x_target_is_a THEN m.target ELSE {_BASELINE} END", True),
+    "model_b": (f"CASE WHEN j.x_target_is_a THEN {_BASELINE} ELSE m.target END", True),
+    "response_a": ("j.x_text_a", True),
+    "response_b": ("j.x_text_b", True),
+    "length_a": ("CASE WHEN j.x_target_is_a THEN j.x_target_len ELSE j.x_baseline_len END", False),
+    "length_b": ("CASE WHEN j.x_target_is_a THEN j.x_baseline_len ELSE j.x_target_len END", False),
+    "verdict": ("j.side", True),
+    "verdict_model_terms": ("j.verdict", True),
+    "annotator": ("(m.names ->> j.annotator_id::text)", True),
+    "annotator_group": ("(m.groups ->> j.annotator_id::text)", True),
+    "seconds": (_PYTHON_FLOAT, False),
+    "reason": ("j.reason", True),
+    "created_at": (_ISO_UTC, False),
+}
+
+
+def _judgment_copy_sql(study: Study, *, identities: bool, raw: bool) -> tuple[str, list[Any]]:
+    source, order, params = _judgment_rows_sql(study, identities=identities)
+    columns = [f"{int(study.pk)} AS study"] + [
+        f"{_csv_text(value, raw=raw) if text else value} AS {name}" for name, (value, text) in _JUDGMENT_VALUES.items()]
+    select = f"SELECT {', '.join(columns)} FROM {source} {order}"
+    return f"COPY ({select}) TO STDOUT (FORMAT csv, HEADER)", params
+
+
+def _copy_out(sql: str, params: list[Any]) -> Iterator[str]:
+    """COPY ... TO STDOUT as text in pieces of about FLUSH_BYTES, records ending in CRLF (see above)."""
+    connection.ensure_connection()
+    driver = connection.connection
+    with driver.cursor() as cursor:
+        statement = cursor.mogrify(sql, params).decode()  # copy_expert takes no parameters
+    pieces: queue.Queue[str | None] = queue.Queue(maxsize=COPY_QUEUE_PIECES)
+    stop = threading.Event()
+    failure: list[BaseException] = []
+
+    class Stopped(Exception):
+        """The client went away: ends the COPY."""
+
+    class Records:
+        def __init__(self) -> None:
+            self.parts: list[bytes] = []
+            self.size = 0
+
+        def write(self, record: bytes) -> None:  # psycopg2 hands over one record (one COPY data message) per call
+            if stop.is_set():
+                raise Stopped
+            self.parts.append(record[:-1])
+            self.size += len(record)
+            if self.size >= FLUSH_BYTES:
+                self.flush()
+
+        def flush(self) -> None:
+            if self.parts:
+                self.parts.append(b"")
+                pieces.put(_CRLF.join(self.parts).decode())  # the connection's encoding is UTF8 (Django sets it)
+                self.parts, self.size = [], 0
+
+    def copy() -> None:
+        try:
+            records = Records()
+            with driver.cursor() as cursor:
+                cursor.copy_expert(statement, records)
+            records.flush()
+        except BaseException as exc:  # handed to the consumer, raised there
+            failure.append(exc)
+        finally:
+            pieces.put(None)
+
+    worker = threading.Thread(target=copy, name="export-copy", daemon=True)
+    worker.start()
+    finished = False
+    try:
+        while (piece := pieces.get()) is not None:
+            yield piece
+        finished = True
+    finally:
+        stop.set()
+        while worker.is_alive():  # let a blocked writer reach the stop flag
+            try:
+                pieces.get(timeout=0.1)
+            except queue.Empty:
+                pass
+        worker.join()
+        if not finished or failure:
+            connection.close()  # an interrupted COPY leaves the connection mid-protocol: the next request opens a new one
+    if failure and not isinstance(failure[0], Stopped):
+        raise failure[0]
 
 
 def postgres_judgment_csv(study: Study, *, identities: bool = False, raw: bool = False) -> Iterator[str]:
-    """The judgments CSV (the same bytes as `csv_chunks(judgment_export(...))`), lines built by PostgreSQL."""
-    sql, params = _judgment_csv_sql(study, identities=identities, raw=raw)
-    yield ",".join(JUDGMENT_COLUMNS) + LINE_TERMINATOR
-    with connection.chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while lines := cursor.fetchmany(CHUNK_SIZE):
-            yield LINE_TERMINATOR.join(line for (line,) in lines) + LINE_TERMINATOR
+    """The judgments CSV (the same bytes as `csv_chunks(judgment_export(...))`), written by PostgreSQL's COPY."""
+    sql, params = _judgment_copy_sql(study, identities=identities, raw=raw)
+    return _copy_out(sql, params)
+
+
+def postgres_judgment_jsonl(study: Study, *, identities: bool = False) -> Iterator[str]:
+    """The judgments JSONL (the same records as `jsonl_chunks(judgment_export(...))`), one json_build_object per row."""
+    source, order, params = _judgment_rows_sql(study, identities=identities)
+    values = [f"'study', {int(study.pk)}"] + [
+        f"'{name}', {'j.x_prompt' if name == 'prompt' else 'j.seconds' if name == 'seconds' else value}"
+        for name, (value, _) in _JUDGMENT_VALUES.items()]
+    sql = f"SELECT json_build_object({', '.join(values)})::text FROM {source} {order}"
+
+    def lines() -> Iterator[str]:
+        with connection.chunked_cursor() as cursor:
+            cursor.execute(sql, params)
+            while rows := cursor.fetchmany(CHUNK_SIZE):
+                yield "\n".join(line for (line,) in rows) + "\n"
+
+    return lines()
 
 
 def study_export_chunks(study: Study, kind: ExportKind, fmt: str, *, identities: bool = False, raw: bool = False) -> Iterator[str]:
-    """What the export views stream: the judgments CSV from PostgreSQL where the database is PostgreSQL, else Python's.
+    """What the export views stream: the judgments export from PostgreSQL where the database is PostgreSQL, else Python's.
 
     `raw` leaves formula-leading CSV cells as they are (for programs; JSONL is always raw).
     """
-    if kind == "judgments" and fmt == "csv" and connection.vendor == "postgresql":
-        return postgres_judgment_csv(study, identities=identities, raw=raw)
+    if kind == "judgments" and connection.vendor == "postgresql":
+        if fmt == "csv":
+            return postgres_judgment_csv(study, identities=identities, raw=raw)
+        if fmt == "jsonl":
+            return postgres_judgment_jsonl(study, identities=identities)
     return encoded(study_export(study, kind, identities=identities), fmt, raw=raw)
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from statistics import median
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Length
 
 from annotation.evaluation import charts, stats
@@ -15,6 +15,19 @@ from annotation.evaluation.annotators import LLM, annotator_groups
 from annotation.evaluation.models import Assignment, ComparisonItem, ExternalJudgmentSet, Judgment, OrderedVerdict, Rating, Study
 from annotation.evaluation.stats.bradley_terry import DEFAULT_TOURNAMENT_RESAMPLES, Battle, TournamentReport, bradley_terry
 from annotation.evaluation.stats.safety import SAFETY_GRADES, ModelSafety, SafetyRecord, safety_by_model
+
+
+def study_for_judging(*, public_id, annotator) -> Study | None:
+    """The study an annotator's judging page names, with their membership of its pool read in the same query.
+
+    A member's study comes back marked as checked for them, so the judging services do not ask again
+    (services.judging._check_open); an outsider's does not, and the services refuse them as before.
+    """
+    in_pool = Study.annotators.through.objects.filter(study_id=OuterRef("pk"), user_id=annotator.pk)
+    study = Study.objects.annotate(annotator_in_pool=Exists(in_pool)).filter(public_id=public_id).first()
+    if study is not None and study.annotator_in_pool:
+        study.__dict__["_members_checked"] = {annotator.pk}
+    return study
 
 
 def annotator_studies(user):

@@ -113,6 +113,11 @@ class ComparisonItem(models.Model):
     target_is_a = models.BooleanField(default=True, help_text="Cryptographic coin flip, stored: is the target's response shown on the left (A)?")
     text_a = models.TextField(help_text="What annotators see as response A (scrubbed of self-identification).")
     text_b = models.TextField(blank=True)
+    # The same texts as sanitised HTML, rendered once when the items are built (they never change afterwards), so
+    # a judging page inserts them instead of rendering Markdown on every request. Empty: rendered when shown.
+    prompt_html = models.TextField(blank=True, editable=False, help_text="The prompt's turns as shown (sanitised HTML).")
+    html_a = models.TextField(blank=True, editable=False, help_text="text_a as shown (sanitised HTML).")
+    html_b = models.TextField(blank=True, editable=False, help_text="text_b as shown (sanitised HTML).")
     scrubbed = models.JSONField(default=list, blank=True, help_text="What the scrubber replaced, for researchers to review.")
     attention_check = models.CharField(
         max_length=10, blank=True, choices=[("identical", "One response twice"), ("broken", "Against a shuffled copy")],

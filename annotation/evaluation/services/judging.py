@@ -15,12 +15,14 @@ from datetime import timedelta
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
+from django.template.loader import render_to_string
 from django.utils import timezone
 
 from annotation.evaluation.models import Assignment, ComparisonItem, Judgment, Rating, Study, Verdict
 from annotation.evaluation.scrub import scrub_self_identification, still_self_identifying
 from annotation.evaluation.selectors import seen_prompts
 from annotation.evaluation.stats.bradley_terry import balanced_pairs
+from annotation.rendering import render_markdown
 from generation.models import GenerationRun, ModelSpec, Response
 
 UNDO_WINDOW = timedelta(seconds=60)
@@ -167,9 +169,26 @@ def _item(study: Study, plan: _Plan, *, order_key: int, shared: bool, pool: int,
     )
 
 
+def prompt_html(conversations: list[str]) -> str:
+    """The prompt's turns as a judging page shows them (sanitised HTML)."""
+    return render_to_string("evaluation/partials/prompt_turns.html", {"conversations": conversations})
+
+
+def render_shown_html(items: list[ComparisonItem], conversations: dict[int, list[str]]) -> None:
+    """Fill each item's HTML from its texts, once, when the items are built: every page that shows the item
+    afterwards inserts it as it is (the texts never change once built). `conversations`: row id -> turns."""
+    prompts: dict[int, str] = {}
+    for item in items:
+        if item.row_id not in prompts:
+            prompts[item.row_id] = prompt_html(conversations[item.row_id])
+        item.prompt_html = prompts[item.row_id]
+        item.html_a = render_markdown(item.text_a)
+        item.html_b = render_markdown(item.text_b) if item.text_b else ""
+
+
 def build_items(*, study: Study) -> int:
     """Create the study's items once: sides and serving order drawn per item from a cryptographic source
-    and stored, text scrubbed.
+    and stored, text scrubbed, and rendered to sanitised HTML once for every page that will show it.
 
     Nothing an annotator sees can replay them: there is no seed behind them (`secrets.SystemRandom`
     reads the operating system's entropy), so reproducing a study means reading its stored items
@@ -202,6 +221,7 @@ def build_items(*, study: Study) -> int:
     names = _model_names()
     items = [_item(study, plan, order_key=order_key, shared=position in shared_positions, pool=pool, names=names, rng=rng)
              for position, (plan, order_key) in enumerate(zip(plans, order))]
+    render_shown_html(items, dict(study.dataset.rows.values_list("pk", "conversations")))
     ComparisonItem.objects.bulk_create(items, batch_size=1000)
     return len(items)
 
@@ -264,7 +284,8 @@ def close_study(*, study: Study) -> Study:
 def _check_open(study: Study, annotator) -> None:
     if study.state != Study.State.OPEN:
         raise StudyClosed(f"this study is {study.get_state_display().lower()}; it takes no judgments now")
-    # Membership is checked once per study instance (one request), not before every step.
+    # Membership is checked once per study instance (one request), not before every step; the judging views'
+    # selector (selectors.study_for_judging) reads it together with the study and marks a member as checked.
     checked = study.__dict__.setdefault("_members_checked", set())
     if annotator.pk in checked:
         return
@@ -277,7 +298,7 @@ def current_assignment(*, study: Study, annotator) -> Assignment | None:
     """The item this annotator has open (assigned, not yet judged), or a newly claimed one; None when done."""
     _check_open(study, annotator)
     open_assignment = (
-        Assignment.objects.select_related("item__row").filter(item__study=study, annotator=annotator, completed_at__isnull=True)
+        Assignment.objects.select_related("item").filter(item__study=study, annotator=annotator, completed_at__isnull=True)
         .order_by("assigned_at", "id").first()
     )
     if open_assignment:
@@ -293,7 +314,7 @@ def current_assignment(*, study: Study, annotator) -> Assignment | None:
 def _claim(*, study: Study, annotator) -> Assignment | None:
     with transaction.atomic():
         candidates = (
-            ComparisonItem.objects.select_related("row").filter(study=study, assigned_count__lt=F("capacity"))
+            ComparisonItem.objects.filter(study=study, assigned_count__lt=F("capacity"))
             .exclude(assignments__annotator=annotator)
             .order_by("-is_shared", "assigned_count", "order_key")
         )

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from annotation.evaluation.models import Study
-from annotation.evaluation.selectors import annotator_progress, annotator_studies
+from annotation.evaluation.selectors import annotator_progress, annotator_studies, study_for_judging
 from annotation.evaluation.services import judging as services
 from annotation.evaluation.services.judging import StudyClosed
 from lima_site.roles import role_required
@@ -31,8 +32,11 @@ def judge_home(request):
 
 
 def _study(request, study_id) -> Study:
-    """Membership in the study's pool is checked by the services (403 for outsiders)."""
-    return get_object_or_404(Study, public_id=study_id)
+    """Membership in the study's pool is checked by the services (403 for outsiders), read with the study itself."""
+    study = study_for_judging(public_id=study_id, annotator=request.user)
+    if study is None:
+        raise Http404("no such study")
+    return study
 
 
 def _render_next(request, study: Study, *, notice: str = "", status: int = 200):
