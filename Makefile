@@ -51,7 +51,7 @@ test: install services chromium slurm
 
 # The pure modules' tests (statistics, charts, scrubbing, style, formats, the training recipe, rendering): no
 # services, about 25 s. A test that needs the database is refused by name (tests/conftest.py), never run on SQLite.
-FAST_TESTS := tests/test_statistics.py tests/test_charts.py tests/test_scrub.py tests/test_style.py tests/test_lima_format.py \
+FAST_TESTS := tests/test_statistics.py tests/test_statistics_truth.py tests/test_charts.py tests/test_scrub.py tests/test_style.py tests/test_lima_format.py \
 	tests/test_judgment_import.py tests/test_training_recipe.py tests/test_rendering.py
 test-fast: install
 	LIMA_TEST_PURE_ONLY=1 DATABASE_URL=sqlite:///$(CURDIR)/var/test/fast.sqlite3 CELERY_BROKER_URL=memory:// \
