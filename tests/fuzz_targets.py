@@ -20,17 +20,20 @@ from annotation.evaluation.judgment_import import parse_judgments
 from annotation.datasets.lima_format import FormatError
 
 
-def _located(error: FormatError) -> None:
+def _located(error: FormatError, data: bytes) -> None:
+    """Every row error names a line that exists in the input (1 to its number of lines) and says so in its text."""
     assert error.errors, "a FormatError without any row error"
+    last_line = data.count(b"\n") + data.count(b"\r") + 1
     for row_error in error.errors:
-        assert row_error.line >= 0 and str(row_error).startswith("line "), f"error without its line: {row_error}"
+        assert 1 <= row_error.line <= last_line, f"error on line {row_error.line} of a {last_line}-line input: {row_error}"
+        assert str(row_error).startswith(f"line {row_error.line}"), f"error without its line: {row_error}"
 
 
 def gair_jsonl(data: bytes) -> None:
     try:
         rows = lima_format.parse_jsonl(io.BytesIO(data))
     except FormatError as error:
-        _located(error)
+        _located(error, data)
     else:
         assert rows and all(row.conversations and row.source for row in rows)
 
@@ -39,7 +42,7 @@ def gair_csv(data: bytes) -> None:
     try:
         rows = lima_format.parse_csv(io.BytesIO(data))
     except FormatError as error:
-        _located(error)
+        _located(error, data)
     else:
         assert rows and all(row.conversations for row in rows)
 
@@ -49,7 +52,7 @@ def _judgments(fmt: str):
         try:
             imported = parse_judgments(io.BytesIO(data), fmt=fmt, target="lima")
         except FormatError as error:
-            _located(error)
+            _located(error, data)
         else:
             assert imported.judgments
 
@@ -71,7 +74,10 @@ def _in_file(importer, relative: str, *, pass_dir: bool = False):
                 assert error.file and error.message, f"an InputError without file or message: {error!r}"
                 assert tmp in error.file, f"the error names another file: {error.file}"
             else:
-                assert batch.report.read >= 0
+                # A finished import read the whole file and kept exactly the candidates it returns, out of what it read.
+                report = batch.report
+                assert report.bytes_read == len(data), f"read {report.bytes_read} of {len(data)} bytes"
+                assert report.kept == len(batch.candidates) <= report.read, (report.kept, len(batch.candidates), report.read)
 
     target.__name__ = importer.__name__
     return target
