@@ -13,7 +13,7 @@ PORT ?= 8000
 SERVICES_ENV := var/test/services/env
 TEST_ENV := . $(SERVICES_ENV) && LIMA_VAR_DIR=$(CURDIR)/var/test DJANGO_ALLOW_ASYNC_UNSAFE=true
 
-.PHONY: install run test test-fast services services-stop chromium slurm bench check clean fuzz loadtest
+.PHONY: install run test test-fast services services-stop chromium slurm bench check clean fuzz loadtest mutate
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -81,3 +81,13 @@ fuzz: install
 		PYTHONPATH=$(CURDIR) $(CURDIR)/$(PY) -m tests.fuzz_atheris $$target -max_total_time=$(FUZZ_SECONDS) 2>&1 | tail -n 40 > $$target.log \
 			|| { cat $$target.log; exit 1; }; grep -E "^Done" $$target.log; \
 	done
+
+# Mutation testing of the pure modules (statistics, scrub, style, lima_format, recipe, masking, slurm; [tool.mutmut] in
+# pyproject.toml) against the pure tests, niced; results are kept in mutants/, so a second run only checks what
+# changed or was not checked. MUTANTS limits it to some mutant names (fnmatch), e.g. MUTANTS='training.slurm.*'.
+MUTATE_JOBS ?= 1
+MUTANTS ?=
+mutate: install
+	LIMA_TEST_PURE_ONLY=1 DATABASE_URL=sqlite:///$(CURDIR)/var/test/fast.sqlite3 CELERY_BROKER_URL=memory:// \
+		LIMA_VAR_DIR=$(CURDIR)/var/test nice -n 15 $(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS)
+	$(PY) -m tests.mutation_score

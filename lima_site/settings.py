@@ -242,7 +242,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     else {}
 )
 CELERY_BEAT_SCHEDULE = {
-    "resume-stalled-generation-runs": {"task": "generation.tasks.resume_stalled_runs", "schedule": 60.0},
+    "resume-stalled-generation-runs": {"task": "generation.tasks.resume_stalled_runs",
+                                       "schedule": env.float("LIMA_GENERATION_STALL_CHECK_SECONDS", default=60.0)},
     "fail-stale-import-jobs": {"task": "annotation.tasks.fail_stale_import_jobs", "schedule": 300.0},
     "poll-training-runs": {"task": "training.tasks.poll_active_runs", "schedule": env.float("LIMA_TRAINING_POLL_SECONDS", default=15.0)},
 }
@@ -263,6 +264,9 @@ LIMA_MAX_DECOMPRESSION_RATIO = env.int("LIMA_MAX_DECOMPRESSION_RATIO", default=1
 LIMA_MAX_XML_ELEMENTS = env.int("LIMA_MAX_XML_ELEMENTS", default=200_000_000)
 # An import job whose progress has not moved for this long (its worker died or hangs) is marked failed.
 LIMA_IMPORT_STALE_SECONDS = env.int("LIMA_IMPORT_STALE_SECONDS", default=30 * 60)
+# A running generation run without a new response for this long is re-queued by beat (its chunks were lost
+# with a worker or the broker); beat looks every LIMA_GENERATION_STALL_CHECK_SECONDS.
+LIMA_GENERATION_STALL_SECONDS = env.float("LIMA_GENERATION_STALL_SECONDS", default=10 * 60)
 # vLLM workers shard a model across this many GPUs of their host.
 LIMA_VLLM_TENSOR_PARALLEL_SIZE = env.int("LIMA_VLLM_TENSOR_PARALLEL_SIZE", default=1)
 

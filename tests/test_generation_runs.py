@@ -186,33 +186,44 @@ def test_the_embedded_broker_needs_no_server(start_worker, researcher, tmp_path)
     assert run.status == RunStatus.COMPLETED and Response.objects.filter(run=run).count() == 3
 
 
-def test_redis_stopped_and_restarted_mid_run_loses_nothing_and_the_run_completes(start_worker, researcher):
+def test_redis_stopped_and_restarted_mid_run_loses_nothing_and_beat_finishes_the_run(researcher, tmp_path):
     """The test Redis keeps nothing on disk, so queued chunks vanish with it; the run's state is in
-    PostgreSQL, and re-queueing the missing rows (beat's stalled-run check, or the Resume button)
-    finishes it with exactly one response per prompt."""
+    PostgreSQL, and beat's stalled-run check (nobody resumes it by hand) re-queues the missing rows
+    and the run finishes with exactly one response per prompt."""
     import subprocess
     from pathlib import Path
 
     import redis
     from django.conf import settings
 
+    from tests.training_support import PollerProcess
+    from tests.workers import purge_broker, scaled
+
+    purge_broker()
     dataset = prompt_snapshot(user=researcher, n=30)
     run = runs.create_run(model=tiny_model_spec(max_new_tokens=120), dataset=dataset, user=researcher, chunk_size=3)
-    start_worker()
-    runs.start_run(run=run)
-    wait_for(lambda: Response.objects.filter(run=run).count() >= 3, what="the first chunk")
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    # One worker with embedded beat, checking every second for runs without a new response for a few seconds.
+    worker = PollerProcess(tmp_path, {"LIMA_GENERATION_STALL_SECONDS": str(scaled(8)),
+                                      "LIMA_GENERATION_STALL_CHECK_SECONDS": "1"}).start()
     try:
-        client.shutdown(nosave=True)
-    except redis.ConnectionError:
-        pass  # the server closes the connection as it stops
-    time.sleep(2)
-    # The suite's own Redis comes back on its port (tests/services.py keeps it); no other Redis is touched.
-    subprocess.run([sys.executable, "-m", "tests.services", "start"], check=True, capture_output=True,
-                   cwd=Path(__file__).resolve().parent.parent)
-    wait_for(lambda: redis.Redis.from_url(settings.CELERY_BROKER_URL).ping(), what="Redis to come back")
-    runs.resume_run(run=run)
-    wait_for(lambda: finished(run), timeout=300, what="the run to finish after Redis came back")
+        runs.start_run(run=run)
+        wait_for(lambda: Response.objects.filter(run=run).count() >= 3, what="the first chunk")
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        try:
+            client.shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # the server closes the connection as it stops
+        # The suite's own Redis comes back on its port (tests/services.py keeps it); no other Redis is touched.
+        subprocess.run([sys.executable, "-m", "tests.services", "start"], check=True, capture_output=True,
+                       cwd=Path(__file__).resolve().parent.parent)
+        wait_for(lambda: redis.Redis.from_url(settings.CELERY_BROKER_URL).ping(), what="Redis to come back")
+        wait_for(lambda: finished(run), timeout=300, what="beat to resume the run and the run to finish")
+        log = worker.log_path.read_text(errors="replace")
+    finally:
+        worker.stop()
+        purge_broker()
     assert run.status == RunStatus.COMPLETED
-    rows = list(Response.objects.filter(run=run).values_list("row_id", flat=True))
-    assert len(rows) == len(set(rows)) == 30
+    assert Response.objects.filter(run=run).count() == 30
+    # Beat did it: its stalled-run check re-queued this run.
+    assert re.search(rf"generation\.tasks\.resume_stalled_runs\[[0-9a-f-]+\] succeeded in [0-9.e-]+s: \[{run.pk}\]", log), \
+        log[-3000:]

@@ -19,7 +19,6 @@ from generation.backends import BackendConfig, BackendError, GenerationResult, g
 from generation.decoding import Decoding
 from generation.models import Backend, GenerationRun, ModelSpec, Response, RunStatus
 
-STALL_AFTER = timedelta(minutes=10)
 logger = logging.getLogger(__name__)
 
 
@@ -198,8 +197,8 @@ def resume_run(*, run: GenerationRun) -> int:
 
 
 def resume_stalled_runs() -> list[int]:
-    """Beat's safety net: running runs with no new response for STALL_AFTER are re-queued."""
-    cutoff = timezone.now() - STALL_AFTER
+    """Beat's safety net: running runs with no new response for LIMA_GENERATION_STALL_SECONDS are re-queued."""
+    cutoff = timezone.now() - timedelta(seconds=settings.LIMA_GENERATION_STALL_SECONDS)
     stalled = (
         GenerationRun.objects.filter(status=RunStatus.RUNNING, started_at__lt=cutoff)
         .annotate(last=Max("responses__created_at"))
