@@ -217,7 +217,7 @@ def test_redis_stopped_and_restarted_mid_run_loses_nothing_and_beat_finishes_the
         subprocess.run([sys.executable, "-m", "tests.services", "start"], check=True, capture_output=True,
                        cwd=Path(__file__).resolve().parent.parent)
         wait_for(lambda: redis.Redis.from_url(settings.CELERY_BROKER_URL).ping(), what="Redis to come back")
-        wait_for(lambda: finished(run), timeout=300, what="beat to resume the run and the run to finish")
+        wait_for(lambda: finished(run), timeout=180, what="beat to resume the run and the run to finish")
         log = worker.log_path.read_text(errors="replace")
     finally:
         worker.stop()
