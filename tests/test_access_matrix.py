@@ -90,5 +90,8 @@ def test_every_role_gets_exactly_what_the_matrix_says_with_real_content(world):
     mismatches, allowed_with_content = _check_every_row(world)
     assert not mismatches, f"{len(mismatches)} answers differ from tests/access_matrix.py:\n" + "\n".join(mismatches)
     rows = access_matrix.rows()
+    names = {row.name for row in rows}
+    print(f"access matrix: {len(names)} URL names in {len(rows)} rows x {len(access_matrix.ROLES)} roles = "
+          f"{len(rows) * len(access_matrix.ROLES)} requests, {allowed_with_content} allowed with their content")
     assert len(rows) * len(access_matrix.ROLES) >= 5 * 100
     assert allowed_with_content >= 200, allowed_with_content
