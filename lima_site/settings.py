@@ -304,3 +304,6 @@ LOGGING = {
 
 # Read last: every variable named above (and those of the scheme, read or not in this configuration).
 LIMA_SETTINGS_ENV_NAMES = frozenset(RecordingEnv.names_read | set(env.scheme))
+
+# export_all writes timestamps to the microsecond (Django's json format rounds them to the millisecond).
+SERIALIZATION_MODULES = {"exact-json": "lima_site.exact_json"}

@@ -76,8 +76,9 @@ def test_export_all_then_restore_into_an_empty_database_keeps_every_row_and_ever
     call_command("restore_all", str(export))
 
     after = content_of_every_row()
-    differing = {label: (len(before[label]), len(after.get(label, []))) for label in before if after.get(label) != before[label]}
-    assert not differing, f"models whose rows differ after the round trip (rows before, after): {differing}"
+    differing = {label: sorted(set(before[label]) ^ set(after.get(label, [])))[:2] for label in before
+                 if after.get(label) != before[label]}
+    assert not differing, f"rows that differ after the round trip (first two per model): {differing}"
 
 
 def test_restore_refuses_a_database_that_is_not_empty(tmp_path, researcher):

@@ -83,7 +83,8 @@ def world(distinctive_ids, researcher, make_user):
     while (assignment := judging.current_assignment(study=pairwise, annotator=other)) is not None:
         judging.record_judgment(study=pairwise, item_public_id=assignment.item.public_id, annotator=other, side="a",
                                 reason="zq-neighbour-reason")
-    secrets = {"zq-", "lima-65b", "davinci", "/srv/checkpoints", ".jsonl", "openai", "chatgpt"}
+    # ("openai" is not searched for: the API schema names the `openai` backend, which reveals nothing.)
+    secrets = {"zq-", "lima-65b", "davinci", "/srv/checkpoints", ".jsonl", "chatgpt"}
     ids = {str(pk) for model in (ModelSpec, GenerationRun, Response) for pk in model.objects.values_list("pk", flat=True)}
     assert all(int(pk) >= min(ID_BASES.values()) for pk in ids)
     return {"me": me, "other": other, "outsider": outsider, "studies": (pairwise, absolute), "hidden": hidden,
