@@ -67,6 +67,14 @@ def test_sigkilled_worker_mid_run_resumes_after_restart_with_exactly_one_respons
     # one row each), and what was stored before the kill was kept as it was.
     assert sum(chunks_done(first, second)) == 40, chunks_done(first, second)
     assert dict(Response.objects.filter(run=run, row_id__in=stored_at_kill).values_list("row_id", "text")) == stored_at_kill
+    # A chunk delivered once more after it was done (what a visibility timeout does to a slow ack) generates nothing.
+    from generation.tasks import generate_chunk
+
+    first_chunk, taken = sorted(stored_at_kill)[:4], len(chunks_done(second))
+    generate_chunk.delay(run.pk, first_chunk)
+    wait_for(lambda: len(chunks_done(second)) > taken, what="the worker to take the repeated chunk")
+    assert chunks_done(second)[-1] == 0, chunks_done(second)
+    assert dict(Response.objects.filter(run=run, row_id__in=stored_at_kill).values_list("row_id", "text")) == stored_at_kill
 
 
 def test_bad_model_path_records_errors_and_retry_regenerates_only_the_failures(start_worker, researcher):
