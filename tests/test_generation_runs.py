@@ -67,7 +67,7 @@ def test_sigkilled_worker_mid_run_resumes_after_restart_with_exactly_one_respons
     # one row each), and what was stored before the kill was kept as it was.
     assert sum(chunks_done(first, second)) == 40, chunks_done(first, second)
     assert dict(Response.objects.filter(run=run, row_id__in=stored_at_kill).values_list("row_id", "text")) == stored_at_kill
-    # A chunk delivered once more after it was done (what a visibility timeout does to a slow ack) generates nothing.
+    # A chunk delivered once more after the run finished (a visibility timeout on a slow ack) generates nothing.
     from generation.tasks import generate_chunk
 
     first_chunk, taken = sorted(stored_at_kill)[:4], len(chunks_done(second))

@@ -79,7 +79,7 @@ def test_no_payload_executes_anywhere(page, live_server, login, make_user, resea
     # (path, whether the page shows the payload text whole; the others show the evil username or title, or a preview)
     for path, shows_text in (("/review/", False), (f"/examples/{item.pk}/", True), (f"/examples/{item.pk}/history/", True),
                              ("/datasets/", False), ("/quotas/", False), (f"/runs/compare/?runs={compare_run.pk}", True),
-                             (f"/runs/{compare_run.pk}/", False), (f"/studies/{study.pk}/", True)):
+                             (f"/runs/{compare_run.pk}/", False), (f"/studies/{study.pk}/", False)):
         response = page.goto(live_server.url + path)
         assert_shown_as_text(page, response, path, shows_text=shows_text)
         assert_nothing_ran(page, path)
