@@ -13,7 +13,7 @@ PORT ?= 8000
 SERVICES_ENV := var/test/services/env
 TEST_ENV := . $(SERVICES_ENV) && LIMA_VAR_DIR=$(CURDIR)/var/test DJANGO_ALLOW_ASYNC_UNSAFE=true
 
-.PHONY: install run test test-fast services services-stop chromium slurm bench check clean fuzz loadtest bench-anchor
+.PHONY: install run test test-fast services services-stop chromium slurm bench check clean fuzz loadtest bench-anchor mutate
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -51,9 +51,9 @@ test: install services chromium slurm
 
 # The pure modules' tests (statistics, charts, scrubbing, style, formats, the training recipe, rendering): no
 # services, about 25 s. A test that needs the database is refused by name (tests/conftest.py), never run on SQLite.
-FAST_TESTS := tests/test_statistics.py tests/test_charts.py tests/test_scrub.py tests/test_style.py tests/test_lima_format.py tests/test_formats.py \
-	tests/test_judgment_import.py tests/test_training_recipe.py tests/test_rendering.py tests/test_helpfulness.py \
-	tests/test_importers_stackexchange.py tests/test_bradley_terry.py tests/test_safety_stats.py
+FAST_TESTS := tests/test_statistics.py tests/test_statistics_truth.py tests/test_charts.py tests/test_scrub.py tests/test_style.py \
+	tests/test_lima_format.py tests/test_formats.py tests/test_judgment_import.py tests/test_training_recipe.py tests/test_rendering.py \
+	tests/test_helpfulness.py tests/test_importers_stackexchange.py tests/test_bradley_terry.py tests/test_safety_stats.py
 test-fast: install
 	LIMA_TEST_PURE_ONLY=1 DATABASE_URL=sqlite:///$(CURDIR)/var/test/fast.sqlite3 CELERY_BROKER_URL=memory:// \
 		LIMA_VAR_DIR=$(CURDIR)/var/test $(PY) -m pytest -q $(FAST_TESTS)
@@ -93,3 +93,13 @@ $(LABEL_STUDIO_VENV)/.installed-1.23.2:
 
 bench-anchor: install $(LABEL_STUDIO_VENV)/.installed-1.23.2
 	$(PY) -m bench.anchor
+
+# Mutation testing of the pure modules (statistics, scrub, style, lima_format, recipe, masking, slurm; [tool.mutmut] in
+# pyproject.toml) against the pure tests, niced; results are kept in mutants/, so a second run only checks what
+# changed or was not checked. MUTANTS limits it to some mutant names (fnmatch), e.g. MUTANTS='training.slurm.*'.
+MUTATE_JOBS ?= 1
+MUTANTS ?=
+mutate: install
+	LIMA_TEST_PURE_ONLY=1 DATABASE_URL=sqlite:///$(CURDIR)/var/test/fast.sqlite3 CELERY_BROKER_URL=memory:// \
+		LIMA_VAR_DIR=$(CURDIR)/var/test nice -n 15 $(VENV)/bin/mutmut run --max-children $(MUTATE_JOBS) $(MUTANTS)
+	$(PY) -m tests.mutation_score

@@ -251,7 +251,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = (
     else {}
 )
 CELERY_BEAT_SCHEDULE = {
-    "resume-stalled-generation-runs": {"task": "generation.tasks.resume_stalled_runs", "schedule": 60.0},
+    "resume-stalled-generation-runs": {"task": "generation.tasks.resume_stalled_runs",
+                                       "schedule": env.float("LIMA_GENERATION_STALL_CHECK_SECONDS", default=60.0)},
     "fail-stale-import-jobs": {"task": "annotation.tasks.fail_stale_import_jobs", "schedule": 300.0},
     "poll-training-runs": {"task": "training.tasks.poll_active_runs", "schedule": env.float("LIMA_TRAINING_POLL_SECONDS", default=15.0)},
     "advance-running-experiments": {"task": "lima_site.orchestration.tasks.advance_running_experiments", "schedule": 60.0},
@@ -278,6 +279,7 @@ LIMA_IMPORT_STALE_SECONDS = env.int("LIMA_IMPORT_STALE_SECONDS", default=30 * 60
 # The jobs page (/jobs/) calls a running generation, judge, import or training run stuck after this many minutes
 # without progress (a new response or verdict, an import heartbeat, a Slurm poll).
 LIMA_JOB_STUCK_MINUTES = env.int("LIMA_JOB_STUCK_MINUTES", default=10)
+# Beat looks for stalled generation chunks (lease ran out, or never claimed) every LIMA_GENERATION_STALL_CHECK_SECONDS.
 # vLLM workers shard a model across this many GPUs of their host.
 LIMA_VLLM_TENSOR_PARALLEL_SIZE = env.int("LIMA_VLLM_TENSOR_PARALLEL_SIZE", default=1)
 # GPU workers consume the `gpu` queue (docker-compose's gpu-worker): only then may checkpoints generate with vLLM.
@@ -333,3 +335,6 @@ LOGGING = {
 
 # Read last: every variable named above (and those of the scheme, read or not in this configuration).
 LIMA_SETTINGS_ENV_NAMES = frozenset(RecordingEnv.names_read | set(env.scheme))
+
+# export_all writes timestamps to the microsecond (Django's json format rounds them to the millisecond).
+SERIALIZATION_MODULES = {"exact-json": "lima_site.exact_json"}

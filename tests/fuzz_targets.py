@@ -20,22 +20,26 @@ from annotation.evaluation.judgment_import import parse_judgments
 from annotation.datasets.lima_format import FormatError
 
 
-def _located(error: FormatError) -> None:
-    """Each error names its line (record, row) from 1, or says it is about the whole file: never "line 0"."""
+def _located(error: FormatError, data: bytes) -> None:
+    """Each error says where it is: a line that exists in the input (1 to its number of lines), a record or row from 1,
+    or the whole file ("the file: ...", never "line 0"), and says so in its text."""
     assert error.errors, "a FormatError without any row error"
+    last_line = data.count(b"\n") + data.count(b"\r") + 1
     for row_error in error.errors:
         if row_error.line is None:
             assert str(row_error).startswith("the file"), f"a whole-file error that does not say so: {row_error}"
-        else:
-            assert row_error.line >= 1 and str(row_error).startswith(f"{row_error.unit} {row_error.line}"), \
-                f"error without its line: {row_error}"
+            continue
+        assert row_error.line >= 1 and str(row_error).startswith(f"{row_error.unit} {row_error.line}"), \
+            f"error without its line: {row_error}"
+        if row_error.unit == "line":
+            assert row_error.line <= last_line, f"error on line {row_error.line} of a {last_line}-line input: {row_error}"
 
 
 def gair_jsonl(data: bytes) -> None:
     try:
         rows = lima_format.parse_jsonl(io.BytesIO(data))
     except FormatError as error:
-        _located(error)
+        _located(error, data)
     else:
         assert rows and all(row.conversations and row.source for row in rows)
 
@@ -44,7 +48,7 @@ def gair_csv(data: bytes) -> None:
     try:
         rows = lima_format.parse_csv(io.BytesIO(data))
     except FormatError as error:
-        _located(error)
+        _located(error, data)
     else:
         assert rows and all(row.conversations for row in rows)
 
@@ -56,7 +60,7 @@ def dataset_upload(data: bytes, filename: str = "upload.json") -> None:
     try:
         parsed = formats.read_dataset(io.BytesIO(data), filename=filename)
     except FormatError as error:
-        _located(error)
+        _located(error, data)
     else:
         assert parsed.rows and all(row.conversations and row.source for row in parsed.rows)
 
@@ -66,7 +70,7 @@ def _judgments(fmt: str):
         try:
             imported = parse_judgments(io.BytesIO(data), fmt=fmt, target="lima")
         except FormatError as error:
-            _located(error)
+            _located(error, data)
         else:
             assert imported.judgments
 
@@ -88,7 +92,10 @@ def _in_file(importer, relative: str, *, pass_dir: bool = False):
                 assert error.file and error.message, f"an InputError without file or message: {error!r}"
                 assert tmp in error.file, f"the error names another file: {error.file}"
             else:
-                assert batch.report.read >= 0
+                # A finished import read the whole file and kept exactly the candidates it returns, out of what it read.
+                report = batch.report
+                assert report.bytes_read == len(data), f"read {report.bytes_read} of {len(data)} bytes"
+                assert report.kept == len(batch.candidates) <= report.read, (report.kept, len(batch.candidates), report.read)
 
     target.__name__ = importer.__name__
     return target

@@ -18,6 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.timing import scaled
+
 OWNER = "postgres"  # initdb refuses to run as root
 
 
@@ -108,7 +110,7 @@ class PostgresCluster:
         return subprocess.run(argv, capture_output=True, timeout=10).returncode == 0
 
     def wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while time.monotonic() < deadline:
             if self.is_ready():
                 return

@@ -23,6 +23,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from tests import pg_cluster
+from tests.timing import scaled
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = Path(os.environ.get("LIMA_TEST_SERVICES_DIR", ROOT / "var" / "test" / "services"))
@@ -141,7 +142,7 @@ def start_redis(state: dict) -> None:
     (directory / "redis.conf").write_text(config)
     (directory / "redis.conf").chmod(0o600)
     subprocess.run(["redis-server", str(directory / "redis.conf")], check=True)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + scaled(30)
     while not _redis_ping(state):
         if time.monotonic() > deadline:
             log = (directory / "redis.log").read_text(errors="replace")[-2000:] if (directory / "redis.log").exists() else ""

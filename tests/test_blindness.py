@@ -71,13 +71,20 @@ def world(distinctive_ids, researcher, make_user):
         name="zq-target-lima", backend="transformers", location="/srv/checkpoints/zq-weights-dir",
         served_model_name="zq-served-id", description="zq-model-description")
     GenerationRun.objects.update(environment={"model_path": "/srv/checkpoints/zq-weights-dir", "source_file": "zq-upload.jsonl"})
+    # Responses that name themselves, their vendor and the registered models, as real ones do: the scrubber must
+    # take every one of these out before an annotator sees them (a scrubber that does nothing leaks them all).
+    for response in Response.objects.select_related("run__model", "row"):
+        Response.objects.filter(pk=response.pk).update(text=(
+            f"I am {response.run.model.name}, made by OpenAI. ChatGPT here: answer {response.row.position} follows. "
+            "Speaking as davinci, I think tea needs three minutes."))
     for study in (pairwise, absolute, hidden):
         judging.open_study(study=study)
     # The neighbour judges first, with a reason the crawler must never see.
     while (assignment := judging.current_assignment(study=pairwise, annotator=other)) is not None:
         judging.record_judgment(study=pairwise, item_public_id=assignment.item.public_id, annotator=other, side="a",
                                 reason="zq-neighbour-reason")
-    secrets = {"zq-", "lima-65b", "davinci", "/srv/checkpoints", ".jsonl"}
+    # ("openai" is not searched for: the API schema names the `openai` backend, which reveals nothing.)
+    secrets = {"zq-", "lima-65b", "davinci", "/srv/checkpoints", ".jsonl", "chatgpt"}
     ids = {str(pk) for model in (ModelSpec, GenerationRun, Response) for pk in model.objects.values_list("pk", flat=True)}
     assert all(int(pk) >= min(ID_BASES.values()) for pk in ids)
     return {"me": me, "other": other, "outsider": outsider, "studies": (pairwise, absolute), "hidden": hidden,

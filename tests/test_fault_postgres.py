@@ -29,7 +29,7 @@ import pytest
 from bench.loadclient import ClientResult, run_load
 from lima_site.database_unavailable import MESSAGE, SAVED_MESSAGE
 from tests.pg_cluster import PostgresCluster, free_port
-from tests.workers import wait_for
+from tests.workers import scaled, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 ANNOTATORS = 12
@@ -64,7 +64,7 @@ def _start_gunicorn(environment: dict, port: int, log: Path) -> subprocess.Popen
          "-k", "gthread", "--threads", "4", "--timeout", "60", "--keep-alive", "30"],
         cwd=ROOT, env=environment, stdout=log.open("ab"), stderr=subprocess.STDOUT,
     )
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + scaled(60)
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"gunicorn exited during start-up:\n{log.read_text()[-3000:]}")

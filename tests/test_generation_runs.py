@@ -2,6 +2,7 @@
 
 import io
 import json
+import re
 import sys
 import time
 
@@ -15,6 +16,14 @@ from tests.builders import prompt_snapshot, tiny_model_spec
 from tests.workers import wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+CHUNK_DONE = re.compile(r"generation\.tasks\.generate_chunk\[[0-9a-f-]+\] succeeded in [0-9.e-]+s: (\d+)")
+
+
+def chunks_done(*workers) -> list[int]:
+    """What each generate_chunk task that finished returned (responses it stored), read from the workers' logs."""
+    return [int(n) for worker in workers for n in CHUNK_DONE.findall(worker.log_path.read_text(errors="replace"))]
 
 
 def finished(run):
@@ -45,15 +54,27 @@ def test_sigkilled_worker_mid_run_resumes_after_restart_with_exactly_one_respons
     runs.start_run(run=run)
     wait_for(lambda: Response.objects.filter(run=run).count() >= 4, what="the first chunk")
     first.kill()
-    done_at_kill = Response.objects.filter(run=run).count()
+    stored_at_kill = dict(Response.objects.filter(run=run).values_list("row_id", "text"))
     run.refresh_from_db()
-    assert done_at_kill < 40 and run.status == RunStatus.RUNNING
+    assert len(stored_at_kill) < 40 and run.status == RunStatus.RUNNING
     time.sleep(2.5)  # past the visibility timeout: the broker hands the killed worker's task out again
-    start_worker("second", visibility_timeout=2)
+    second = start_worker("second", visibility_timeout=2)
     wait_for(lambda: finished(run), timeout=90, what="the run to finish after the restart")
     assert run.status == RunStatus.COMPLETED
-    rows = list(Response.objects.filter(run=run).values_list("row_id", flat=True))
-    assert len(rows) == len(set(rows)) == 40
+    assert Response.objects.filter(run=run).count() == 40
+    # No work done twice: the chunks both workers finished stored 40 responses between them (a re-delivered
+    # chunk that generated its rows again would count them again, even though the (run, row) constraint keeps
+    # one row each), and what was stored before the kill was kept as it was.
+    assert sum(chunks_done(first, second)) == 40, chunks_done(first, second)
+    assert dict(Response.objects.filter(run=run, row_id__in=stored_at_kill).values_list("row_id", "text")) == stored_at_kill
+    # A chunk delivered once more after the run finished (a visibility timeout on a slow ack) generates nothing.
+    from generation.tasks import generate_chunk
+
+    first_chunk, taken = sorted(stored_at_kill)[:4], len(chunks_done(second))
+    generate_chunk.delay(run.pk, first_chunk)
+    wait_for(lambda: len(chunks_done(second)) > taken, what="the worker to take the repeated chunk")
+    assert chunks_done(second)[-1] == 0, chunks_done(second)
+    assert dict(Response.objects.filter(run=run, row_id__in=stored_at_kill).values_list("row_id", "text")) == stored_at_kill
 
 
 def test_bad_model_path_records_errors_and_retry_regenerates_only_the_failures(start_worker, researcher):
@@ -93,8 +114,11 @@ def test_cancelled_run_generates_nothing_more(start_worker, researcher):
     run = runs.create_run(model=tiny_model_spec(), dataset=dataset, user=researcher, chunk_size=2)
     runs.start_run(run=run)
     runs.cancel_run(run=run)
-    start_worker()
-    time.sleep(3)  # give the worker time to take (and drop) the four queued chunks
+    worker = start_worker()
+    # Poll the worker's log until it has finished the four queued chunks (one at a time, in order); a chunk that
+    # ignored the cancel would load the model and store its two responses before it logs that it succeeded.
+    wait_for(lambda: len(chunks_done(worker)) >= 4, what="the worker to take the four queued chunks")
+    assert chunks_done(worker) == [0, 0, 0, 0]
     assert Response.objects.filter(run=run).count() == 0
     run.refresh_from_db()
     assert run.status == RunStatus.CANCELLED
@@ -170,33 +194,45 @@ def test_the_embedded_broker_needs_no_server(start_worker, researcher, tmp_path)
     assert run.status == RunStatus.COMPLETED and Response.objects.filter(run=run).count() == 3
 
 
-def test_redis_stopped_and_restarted_mid_run_loses_nothing_and_the_run_completes(start_worker, researcher):
+def test_redis_stopped_and_restarted_mid_run_loses_nothing_and_beat_finishes_the_run(researcher, tmp_path):
     """The test Redis keeps nothing on disk, so queued chunks vanish with it; the run's state is in
-    PostgreSQL, and re-queueing the missing rows (beat's stalled-run check, or the Resume button)
-    finishes it with exactly one response per prompt."""
+    PostgreSQL, and beat's stalled-run check (nobody resumes it by hand) re-queues the missing rows
+    and the run finishes with exactly one response per prompt."""
     import subprocess
     from pathlib import Path
 
     import redis
     from django.conf import settings
 
+    from tests.training_support import PollerProcess
+    from tests.workers import purge_broker, scaled
+
+    purge_broker()
     dataset = prompt_snapshot(user=researcher, n=30)
     run = runs.create_run(model=tiny_model_spec(max_new_tokens=120), dataset=dataset, user=researcher, chunk_size=3)
-    start_worker()
-    runs.start_run(run=run)
-    wait_for(lambda: Response.objects.filter(run=run).count() >= 3, what="the first chunk")
-    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    # One worker with embedded beat, checking every second for chunks nobody claimed within a few seconds of
+    # being sent (their messages went with Redis); a chunk under a live lease is left to its worker.
+    worker = PollerProcess(tmp_path, {"LIMA_GENERATION_REQUEUE_SECONDS": str(int(scaled(8))),
+                                      "LIMA_GENERATION_STALL_CHECK_SECONDS": "1"}).start()
     try:
-        client.shutdown(nosave=True)
-    except redis.ConnectionError:
-        pass  # the server closes the connection as it stops
-    time.sleep(2)
-    # The suite's own Redis comes back on its port (tests/services.py keeps it); no other Redis is touched.
-    subprocess.run([sys.executable, "-m", "tests.services", "start"], check=True, capture_output=True,
-                   cwd=Path(__file__).resolve().parent.parent)
-    wait_for(lambda: redis.Redis.from_url(settings.CELERY_BROKER_URL).ping(), what="Redis to come back")
-    runs.resume_run(run=run)
-    wait_for(lambda: finished(run), timeout=300, what="the run to finish after Redis came back")
+        runs.start_run(run=run)
+        wait_for(lambda: Response.objects.filter(run=run).count() >= 3, what="the first chunk")
+        client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+        try:
+            client.shutdown(nosave=True)
+        except redis.ConnectionError:
+            pass  # the server closes the connection as it stops
+        # The suite's own Redis comes back on its port (tests/services.py keeps it); no other Redis is touched.
+        subprocess.run([sys.executable, "-m", "tests.services", "start"], check=True, capture_output=True,
+                       cwd=Path(__file__).resolve().parent.parent)
+        wait_for(lambda: redis.Redis.from_url(settings.CELERY_BROKER_URL).ping(), what="Redis to come back")
+        wait_for(lambda: finished(run), timeout=180, what="beat to resume the run and the run to finish")
+        log = worker.log_path.read_text(errors="replace")
+    finally:
+        worker.stop()
+        purge_broker()
     assert run.status == RunStatus.COMPLETED
-    rows = list(Response.objects.filter(run=run).values_list("row_id", flat=True))
-    assert len(rows) == len(set(rows)) == 30
+    assert Response.objects.filter(run=run).count() == 30
+    # Beat did it: its stalled-run check re-queued this run.
+    assert re.search(rf"generation\.tasks\.resume_stalled_runs\[[0-9a-f-]+\] succeeded in [0-9.e-]+s: \[{run.pk}\]", log), \
+        log[-3000:]

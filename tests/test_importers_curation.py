@@ -17,6 +17,7 @@ from annotation.services import curation
 from annotation.datasets.services import freeze_dataset
 from annotation.tasks import run_import_job
 from tests.dumps import answer, question, write_site
+from tests.timing import scaled
 
 pytestmark = pytest.mark.django_db
 
@@ -296,7 +297,7 @@ def test_import_started_in_the_browser_runs_on_a_real_celery_worker(client, rese
         client.force_login(researcher)
         client.post(reverse("annotation:import_start"), {"kind": "stackexchange", "path": name})
         job = ImportJob.objects.get()
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + scaled(120)
         while not job.finished and time.monotonic() < deadline:
             time.sleep(0.5)
             job.refresh_from_db()

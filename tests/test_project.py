@@ -34,6 +34,17 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert result.returncode != 0 and "SECRET_KEY" in result.stderr
 
 
+def _queues(command: list[str]) -> list[str]:
+    """The queues a `celery worker` command consumes (-Q a,b or --queues=a,b)."""
+    assert command[:4] == ["celery", "-A", "lima_site", "worker"], command
+    for at, word in enumerate(command):
+        if word in ("-Q", "--queues"):
+            return command[at + 1].split(",")
+        if word.startswith("--queues="):
+            return word.split("=", 1)[1].split(",")
+    raise AssertionError(f"no -Q in {command}")
+
+
 def test_docker_compose_runs_the_production_shaped_stack():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
@@ -42,7 +53,9 @@ def test_docker_compose_runs_the_production_shaped_stack():
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://") and env["CELERY_BROKER_URL"].startswith("redis://")
         assert set(services[name]["depends_on"]) >= {"postgres", "redis"}
-    assert "-Q gpu" in " ".join(services["gpu-worker"]["command"]) or "gpu" in services["gpu-worker"]["command"]
+    # vLLM runs only on the GPU worker, which takes nothing else; the CPU workers never take a GPU task.
+    assert _queues(services["gpu-worker"]["command"]) == ["gpu"]
+    assert _queues(services["worker"]["command"]) == ["celery"]
     devices = services["gpu-worker"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["capabilities"] == ["gpu"]
     assert "gunicorn" in " ".join(services["web"]["command"])

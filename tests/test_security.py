@@ -3,6 +3,9 @@
 A new URL without a rule fails `test_every_url_has_an_access_rule`: views declare a capability
 (`role_required`) or a DRF permission built by `capability_permission`; the few public or
 login-only pages are listed in PUBLIC / LOGIN_ONLY / STAFF_ONLY_PREFIX in tests/url_matrix.py, on purpose.
+
+These tests check each view against its own declaration; what each role SHOULD get, with real objects and the
+page's real content, is the hand-written table of tests/access_matrix.py (tests/test_access_matrix.py).
 """
 
 from __future__ import annotations

@@ -21,13 +21,8 @@ from lima_site import queues as celery_queues
 from tests.services import database_url
 
 ROOT = Path(__file__).resolve().parent.parent
-# Every deadline in the suite stretches with LIMA_TEST_TIME_SCALE (say 3 on a loaded 2-core machine): a deadline
-# only bounds how long a test waits for something to happen; no test asserts that anything was fast.
-TIME_SCALE = float(os.environ.get("LIMA_TEST_TIME_SCALE", "1") or 1)
-
-
-def scaled(seconds: float) -> float:
-    return seconds * TIME_SCALE
+# Deadlines stretch with LIMA_TEST_TIME_SCALE (tests/timing.py); re-exported here for the tests that import them.
+from tests.timing import TIME_SCALE, scaled  # noqa: E402,F401
 
 
 class WorkerProcess:

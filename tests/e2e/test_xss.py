@@ -13,6 +13,8 @@ from tests.builders import completed_run, example, pairwise_study
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
+# Template syntax in user text must come out as written: never rendered by Django's or another template engine.
+TEMPLATE_INJECTION = "{{ request.user.password }} {% debug %} ${7*7} {{7*7}}"
 PAYLOADS = [
     "<script>window.__xss=1</script>",
     '<img src=x onerror="window.__xss=1">',
@@ -23,10 +25,25 @@ PAYLOADS = [
     "<iframe src=\"javascript:window.__xss=1\"></iframe>",
     "<details open ontoggle=\"window.__xss=1\"><summary>x</summary></details>",
     "<style>body{background:url(javascript:window.__xss=1)}</style>",
-    "{{ request.user.password }} {% debug %} ${7*7}",
+    TEMPLATE_INJECTION,
     "<math><mtext><table><mglyph><style><img src=x onerror=window.__xss=1>",
 ]
 TEXT = "Payloads follow.\n\n" + "\n\n".join(PAYLOADS)
+
+
+def assert_shown_as_text(page, response, where: str, *, shows_text: bool = True):
+    """The page answered 200 (not an error page that shows nothing) and, where it shows the user's text, shows the
+    payloads as inert text: the surrounding words, and the template syntax literally (never evaluated: no 49, no
+    password hash, no debug dump)."""
+    assert response is not None and response.status == 200, f"{where} answered {response and response.status}"
+    main = page.inner_text("main")
+    if shows_text:
+        assert "Payloads follow." in main, f"{where} does not show the text: {main[:300]!r}"
+        # As Markdown text: the braces and tags stay (only the asterisks may turn into emphasis), nothing evaluated.
+        assert "{{ request.user.password }} {% debug %} $" in main and "{{7" in main, \
+            f"{where} changed the template payload: {main[:600]!r}"
+    content = page.content()
+    assert "pbkdf2_sha256$" not in content and "argon2" not in content and "sql_queries" not in content, where
 
 
 def assert_nothing_ran(page, where: str):
@@ -59,19 +76,24 @@ def test_no_payload_executes_anywhere(page, live_server, login, make_user, resea
     compare_run = completed_run(dataset=study.dataset, model_name="xss-model", text=lambda row: TEXT)
 
     login(page, "researcher1")
-    for path in ("/review/", f"/examples/{item.pk}/", f"/examples/{item.pk}/history/", "/datasets/", "/quotas/",
-                 f"/runs/compare/?runs={compare_run.pk}", f"/runs/{compare_run.pk}/", f"/studies/{study.pk}/"):
-        page.goto(live_server.url + path)
+    # (path, whether the page shows the payload text whole; the others show the evil username or title, or a preview)
+    for path, shows_text in (("/review/", False), (f"/examples/{item.pk}/", True), (f"/examples/{item.pk}/history/", True),
+                             ("/datasets/", False), ("/quotas/", False), (f"/runs/compare/?runs={compare_run.pk}", True),
+                             (f"/runs/{compare_run.pk}/", False), (f"/studies/{study.pk}/", False)):
+        response = page.goto(live_server.url + path)
+        assert_shown_as_text(page, response, path, shows_text=shows_text)
         assert_nothing_ran(page, path)
 
     login(page, "crowd_xss")
-    page.goto(f"{live_server.url}/judge/{study.public_id}/")
+    response = page.goto(f"{live_server.url}/judge/{study.public_id}/")
     page.wait_for_selector("#judge-form")
-    assert "Payloads follow." in page.inner_text("main")  # the text around the payloads survives sanitising
+    assert_shown_as_text(page, response, "the judging page")
     assert_nothing_ran(page, "the judging page")
 
     login(page, '<img src=x onerror="window.__xss=1">')
-    page.goto(f"{live_server.url}/examples/")
-    page.goto(f"{live_server.url}/examples/{item.pk}/")
+    response = page.goto(f"{live_server.url}/examples/")
+    assert_shown_as_text(page, response, "the author's list", shows_text=False)
+    response = page.goto(f"{live_server.url}/examples/{item.pk}/")
+    assert_shown_as_text(page, response, "the author's example")
     assert_nothing_ran(page, "the author's own pages")
     assert not dialogs

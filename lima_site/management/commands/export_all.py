@@ -11,7 +11,7 @@ from pathlib import Path
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-APPS = ["auth.group", "auth.user", "authtoken", "annotation", "datasets", "generation", "evaluation", "training"]
+APPS = ["auth.group", "auth.user", "authtoken", "annotation", "datasets", "generation", "evaluation", "training", "orchestration"]
 
 
 class Command(BaseCommand):
@@ -24,5 +24,7 @@ class Command(BaseCommand):
         path = Path(output)
         opener = gzip.open if path.suffix == ".gz" else open
         with opener(path, "wt", encoding="utf-8") as stream:
-            call_command("dumpdata", *APPS, natural_foreign=True, natural_primary=True, indent=None, stdout=stream)
+            # exact-json: Django's json, with timestamps to the microsecond (lima_site/exact_json.py).
+            call_command("dumpdata", *APPS, format="exact-json", natural_foreign=True, natural_primary=True, indent=None,
+                         stdout=stream)
         self.stdout.write(self.style.SUCCESS(f"Exported to {path} ({path.stat().st_size:,} bytes)"))
