@@ -55,7 +55,7 @@ def test_checkpoints_answer_with_the_base_models_generation_limits_on_the_cpu_qu
     assert [c.epoch for c in registered] == [1, 2]
     for checkpoint in registered:
         model = checkpoint.model
-        assert (model.backend, model.queue) == ("transformers", "celery")
+        assert (model.backend, model.queue) == ("transformers", "generation")  # the CPU generation queue (lima_site/queues.py)
         # Not the registry's 2,048-token default: the base's 12, and its sampling settings.
         assert model.default_decoding() == base.default_decoding() == {"top_p": 0.8, "temperature": 0.5,
                                                                       "repetition_penalty": 1.1, "max_new_tokens": 12}
@@ -84,7 +84,7 @@ def test_checkpoints_of_a_vllm_base_go_to_the_gpu_queue_where_gpu_workers_are_co
     assert (checkpoint.model.backend, checkpoint.model.queue, checkpoint.model.max_new_tokens) == ("vllm", "gpu", 12)
     checkpoints.generate_dev_responses(run=run, dataset=dev_snapshot(user=researcher, n=3), epochs=[5], user=researcher)
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    assert broker.llen("gpu") == 1 and broker.llen("celery") == 0
+    assert broker.llen("gpu") == 1 and broker.llen("generation") == 0 and broker.llen("celery") == 0
     purge_broker()
 
 

@@ -41,7 +41,7 @@ def generations_in_logs(workers, run) -> dict[int, int]:
     return counts
 
 
-def queued_chunk_ids(queue: str = "celery") -> list[int]:
+def queued_chunk_ids(queue: str = "generation") -> list[int]:
     """The chunk ids of the generate_chunk messages waiting in a Redis queue (kombu's JSON envelope)."""
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     found = []
@@ -61,7 +61,7 @@ def test_duplicate_messages_resumes_and_beat_never_make_two_workers_generate_one
     # Every way a chunk's message is sent again while the run goes on: the broker re-delivering (a copy of
     # each message), the researcher's Resume button, and beat's stalled-run check, over and over.
     for chunk in run.chunks.all():
-        tasks.generate_chunk.apply_async(args=(run.pk, chunk.row_ids), kwargs={"chunk_id": chunk.pk}, queue="celery")
+        tasks.generate_chunk.apply_async(args=(run.pk, chunk.row_ids), kwargs={"chunk_id": chunk.pk}, queue="generation")
     while not finished(run):
         runs.resume_run(run=run)
         runs.resume_stalled_runs()

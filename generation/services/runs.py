@@ -242,7 +242,8 @@ def generate_missing(*, run_id: int, row_ids: list[int], chunk_id: int | None = 
 def _generate_rows(run: GenerationRun, row_ids: list[int], chunk_id: int | None = None) -> int:
     rows = list(DatasetRow.objects.filter(pk__in=row_ids).exclude(responses__run=run).order_by("position"))
     if not rows:
-        finalize_if_done(run_id=run.pk)
+        if chunk_id is None:
+            finalize_if_done(run_id=run.pk)
         return 0
     # Named in the worker's log, one line per generation: the test of leases counts them.
     logger.info("generating chunk %s of run %s: %d rows", chunk_id if chunk_id is not None else "-", run.pk, len(rows))
@@ -266,7 +267,9 @@ def _generate_rows(run: GenerationRun, row_ids: list[int], chunk_id: int | None 
         ],
         ignore_conflicts=True,
     )
-    finalize_if_done(run_id=run.pk)
+    if chunk_id is None:
+        finalize_if_done(run_id=run.pk)
+    # else: the caller marks the chunk done first, then finalizes, so a completed run never shows an open chunk.
     return len(created)
 
 

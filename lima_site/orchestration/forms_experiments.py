@@ -45,6 +45,8 @@ class ExperimentForm(TrainingRunForm):
         kwargs.setdefault("initial", {}).setdefault("preset", "lima-7b")
         super().__init__(*args, **kwargs)
         del self.fields["dataset"]
+        # Each variant's checkpoint generates as the base model does (its backend and queue): no choice here.
+        self.fields.pop("checkpoint_backend", None)
         self.fields["launcher"].initial = "local"
 
     FIELDSETS = (
@@ -52,7 +54,7 @@ class ExperimentForm(TrainingRunForm):
         ("Variants", ("sources", "unfiltered", "size", "doublings", "seeds")),
         ("Recipe (one for every variant)", ("preset", "epochs", "batch_size", "micro_batch_size", "learning_rate",
                                             "final_learning_rate", "adam_beta1", "adam_beta2", "weight_decay", "max_length",
-                                            "residual_dropout_top", "seed")),
+                                            "residual_dropout_top", "seed", "weights_epochs")),
         ("Where", ("launcher", "nodes", "gpus_per_node", "cpus_per_task", "partition", "account", "qos", "time_limit")),
         ("Dev generation and grading", ("dev_dataset", "samples_per_prompt", "max_new_tokens", "judge_model", "judge_template")),
     )
