@@ -252,6 +252,8 @@ def conversation_ratings_chart(distributions: Sequence[tuple[str, RatingDistribu
     axes.spines[["top", "right"]].set_visible(False)
     axes.legend(loc="upper left", fontsize=7, frameon=False, ncols=3)
     axes.set_title("Multi-turn: rating of each response", fontsize=10)
+    return _render(figure, fmt)
+
 
 def _empty(axes, message: str) -> None:
     axes.set_axis_off()
