@@ -14,8 +14,13 @@ Format, one row per line (`#` starts a comment; blank lines are ignored), column
 - url name: as `reverse()` takes it. A name may have several rows (e.g. one per object).
 - request: the method, then the URL's keyword arguments as `key=value`. A value naming an object of the world
   (`draft`, `submitted`, `hidden_test`, `quota`, `candidate`, `import_job`, `dataset`, `model`, `generation_run`,
-  `training_run`, `checkpoint`, `study`, `study_uuid`, `held_item`, `external`, `pool_annotator`) becomes that
-  object's key (pk, or the study's public UUID for `study_uuid`); any other value is used as written
+  `training_run`, `checkpoint`, `study`, `study_uuid`, `held_item`, `external`, `pool_annotator`, `staff_user`;
+  and for the later features `decided_candidate` (a candidate rejected in curation, undoable), `conversation_study`
+  and `conversation_study_uuid` (a multi-turn study), `my_conversation` (the annotator's open conversation with one
+  rated answer) and `other_conversation` (another evaluator's, finished), `experiment` (with variant 0), `verdict`
+  (a judgment of `study`), `unused_model`, `draft_study`, `tournament` (external judgments, no target), `invitee`
+  (an annotator in pool "matrix-pool" who has no password yet), `invite_uid` and `invite_token` (their link))
+  becomes that object's key (pk, a public UUID, or the link's parts); any other value is used as written
   (`fmt=csv`). POST bodies are in POST_DATA below, keyed by the url name (values may name objects the same way,
   and `version:OBJECT` gives that example's current version).
 - role columns: what that role gets.
@@ -25,7 +30,8 @@ Format, one row per line (`#` starts a comment; blank lines are ignored), column
     `200`, `201`, `302` ...  allowed: exactly this status, and the page (for a redirect: the page it leads to,
              opened as the same user) contains the text of the last column.
     `422`    allowed, and the view's own form refused the row's (empty) body: the page shows the form error. Used
-             only where a valid body needs an uploaded file or a dump on disk.
+             only where a valid body needs an uploaded file or a dump on disk (`400` for the same in the REST API,
+             whose serializer refuses the body).
   Each request runs in a savepoint that is rolled back, so every role sees the same world.
 - allowed page shows: text every allowed answer of the row must contain (`-` only for an empty 204 answer;
   `A || B` where the allowed answers differ by role, e.g. the login form for anonymous users and the home page,
@@ -186,6 +192,8 @@ team:people                             | GET                                   
 team:person_detail                      | GET pk=pool_annotator                        | login     | 403    | 403       | 200        | 200   | matrix-pool-0
 team:person_active                      | POST pk=pool_annotator                       | login     | 403    | 403       | 302        | 302   | deactivated: they can no longer log in
 team:person_invite                      | POST pk=invitee                              | login     | 403    | 403       | 302        | 302   | /accounts/invite/
+team:person_active                      | POST pk=staff_user                           | login     | 403    | 403       | 302        | 302   | stays active: staff accounts are managed in the admin
+team:person_invite                      | POST pk=pool_annotator                       | login     | 403    | 403       | 302        | 302   | This account already has a password
 team:person_study_remove                | POST pk=pool_annotator study_pk=study        | login     | 403    | 403       | 302        | 302   | no longer judges
 team:pool_to_study                      | POST                                         | login     | 403    | 403       | 302        | 302   | annotator of pool
 team:invite_accept                      | GET uidb64=invite_uid token=invite_token     | 302       | 302    | 302       | 302        | 302   | new_password1

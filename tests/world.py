@@ -93,7 +93,7 @@ def build_world(*, make_user, author, annotator, researcher, tmp_path) -> World:
         "quota": quota.pk, "import_job": import_job.pk, "dataset": dataset.pk, "model": model.pk,
         "generation_run": generation_run.pk, "training_run": training_run.pk, "checkpoint": checkpoint.pk,
         "study": study.pk, "study_uuid": str(study.public_id), "held_study": held_study.pk, "held_item": held_item.pk,
-        "external": external.pk, "pool_annotator": pool[1].pk,
+        "external": external.pk, "pool_annotator": pool[1].pk, "staff_user": staff.pk,
         "assigned_item": str(assigned.item.public_id) if assigned else "",
         "submitted_pick": f"{submitted.pk}:{submitted.version}",  # a ticked row of the bulk review form
         **extra,
