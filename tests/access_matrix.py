@@ -14,15 +14,15 @@ Format, one row per line (`#` starts a comment; blank lines are ignored), column
 - url name: as `reverse()` takes it. A name may have several rows (e.g. one per object).
 - request: the method, then the URL's keyword arguments as `key=value`. A value naming an object of the world
   (`draft`, `submitted`, `hidden_test`, `quota`, `candidate`, `import_job`, `dataset`, `model`, `generation_run`,
-  `training_run`, `checkpoint`, `study`, `study_uuid`, `held_item`, `external`, `pool_annotator`, `staff_user`;
-  and for the later features `decided_candidate` (a candidate rejected in curation, undoable), `conversation_study`
-  and `conversation_study_uuid` (a multi-turn study), `my_conversation` (the annotator's open conversation with one
-  rated answer) and `other_conversation` (another evaluator's, finished), `experiment` (with variant 0), `verdict`
-  (a judgment of `study`), `unused_model`, `draft_study`, `tournament` (external judgments, no target), `invitee`
-  (an annotator in pool "matrix-pool" who has no password yet), `invite_uid` and `invite_token` (their link))
-  becomes that object's key (pk, a public UUID, or the link's parts); any other value is used as written
-  (`fmt=csv`). POST bodies are in POST_DATA below, keyed by the url name (values may name objects the same way,
-  and `version:OBJECT` gives that example's current version).
+  `training_run`, `checkpoint`, `study`, `study_uuid`, `held_item`, `external`, `pool_annotator`, `staff_user`; and
+  for the later features `decided_candidate` (a candidate rejected in curation, undoable), `conversation_study` and
+  `conversation_study_uuid` (a multi-turn study; `foreign_conversation_study_uuid` one without the annotator),
+  `my_conversation` (the annotator's open conversation with one rated answer) and `other_conversation` (another
+  evaluator's, finished), `experiment` (with variant 0), `verdict` (a judgment of `study`), `unused_model`,
+  `draft_study`, `tournament` (external judgments, no target), `invitee` (an annotator in pool "matrix-pool" who has
+  no password yet), `invite_uid` and `invite_token` (their link)) becomes that object's key (pk, a public UUID, or
+  the link's parts); any other value is used as written (`fmt=csv`). POST bodies are in POST_DATA below, keyed by
+  the url name (values may name objects the same way, and `version:OBJECT` gives that example's current version).
 - role columns: what that role gets.
     `login`  sent to a login page (302 to /accounts/login/?next=... or, for the admin, /admin/login/?next=...)
     `403`    denied (an authenticated user without the right, or DRF refusing an anonymous client)
@@ -134,6 +134,7 @@ evaluation:external_report              | GET pk=external fmt=md                
 # --- live multi-turn evaluation: evaluators talk to "Model X" in their own conversations; researchers run the studies
 conversations:converse_home             | GET                                          | login     | 403    | 200       | 403        | 200   | Live conversations
 conversations:converse_start            | POST study_id=conversation_study_uuid        | login     | 403    | 302       | 403        | 403   | Matrix conversation opener of the annotator
+conversations:converse_start            | POST study_id=foreign_conversation_study_uuid| login     | 403    | 403       | 403        | 403   | (only its evaluators)
 conversations:conversation              | GET conversation_id=my_conversation          | login     | 403    | 200       | 403        | 403   | Matrix conversation opener of the annotator
 conversations:conversation              | GET conversation_id=other_conversation       | login     | 403    | 403       | 403        | 403   | (only its own evaluator)
 conversations:conversation_send         | POST conversation_id=my_conversation         | login     | 403    | 302       | 403        | 403   | Matrix follow-up of the annotator
@@ -190,6 +191,10 @@ experiments:variant_detail              | GET pk=experiment position=0          
 # --- the team: researchers manage people and pools and watch the jobs; an invited person sets a password by token
 team:people                             | GET                                          | login     | 403    | 403       | 200        | 200   | matrix-pool-0
 team:person_detail                      | GET pk=pool_annotator                        | login     | 403    | 403       | 200        | 200   | matrix-pool-0
+team:people                             | POST                                         | login     | 403    | 403       | 302        | 302   | matrix-new-person created.
+team:person_detail                      | POST pk=pool_annotator                       | login     | 403    | 403       | 302        | 302   | matrix-pool-0 updated.
+# staff accounts are managed in the admin, not on the people pages (for staff too)
+team:person_detail                      | POST pk=staff_user                           | login     | 403    | 403       | 403        | 403   | (nobody here)
 team:person_active                      | POST pk=pool_annotator                       | login     | 403    | 403       | 302        | 302   | deactivated: they can no longer log in
 team:person_invite                      | POST pk=invitee                              | login     | 403    | 403       | 302        | 302   | /accounts/invite/
 team:person_active                      | POST pk=staff_user                           | login     | 403    | 403       | 302        | 302   | stays active: staff accounts are managed in the admin
@@ -261,6 +266,8 @@ POST_DATA: dict[str, dict[str, str]] = {
     "annotation:example_bulk_review": {"decision": "approve", "comment": "Fine.", "pick": "submitted_pick"},
     "conversations:conversation_send": {"text": "Matrix follow-up of the annotator?", "position": "2"},
     "conversations:conversation_rate": {"grade": "excellent", "note": "Clear."},
+    "team:people": {"username": "matrix-new-person", "roles": "annotator", "pools": "matrix-pool"},
+    "team:person_detail": {"roles": "annotator", "first_name": "Matrixfirst", "pools": "matrix-pool"},
     "team:person_active": {"active": "no"},
     "team:pool_to_study": {"pool": "matrix-pool", "study": "study"},
     "api_access": {"action": "create"},

@@ -135,6 +135,9 @@ def _newer_features(*, make_user, author, annotator, researcher, staff, pool, st
         name="matrix-conversation-study", public_title="Matrix chat study", model_pool=[live_model],
         evaluators=[annotator, pool[1]], user=researcher, conversations_per_model=10, turns_per_conversation=3)
 
+    foreign_study = conversations.create_study(
+        name="matrix-foreign-conversation-study", model_pool=[live_model], evaluators=[pool[1]], user=researcher)
+
     def talk(evaluator, text: str):
         conversation = conversations.start_conversation(study=conversation_study, evaluator=evaluator)
         conversations.send_message(conversation=conversation, evaluator=evaluator, text=text, position=0)
@@ -192,6 +195,7 @@ def _newer_features(*, make_user, author, annotator, researcher, staff, pool, st
     return {
         "decided_candidate": decided.pk,
         "conversation_study": conversation_study.pk, "conversation_study_uuid": str(conversation_study.public_id),
+        "foreign_conversation_study_uuid": str(foreign_study.public_id),  # the annotator is not one of its evaluators
         "my_conversation": str(my_conversation.public_id), "other_conversation": str(other_conversation.public_id),
         "experiment": experiment.pk, "verdict": judgment.pk, "unused_model": unused_model.pk, "draft_study": draft_study.pk,
         "tournament": tournament.pk, "invitee": invitee.pk, "invite_uid": urlsafe_base64_encode(force_bytes(invitee.pk)),
