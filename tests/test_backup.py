@@ -67,7 +67,8 @@ def test_export_all_then_restore_into_an_empty_database_keeps_every_row_and_ever
     before = content_of_every_row()
     kinds = {label for label, rows in before.items() if rows}
     assert {"annotation.Example", "annotation.ImportJob", "evaluation.Judgment", "evaluation.ExternalJudgment",
-            "training.TrainingRun", "training.Checkpoint", "generation.Response", "datasets.DatasetRow"} <= kinds, kinds
+            "training.TrainingRun", "training.Checkpoint", "generation.Response", "datasets.DatasetRow",
+            "evaluation.Conversation", "evaluation.TurnRating", "orchestration.Experiment", "orchestration.Variant"} <= kinds, kinds
     export = tmp_path / "lima-backup.json.gz"
     call_command("export_all", str(export))
 
