@@ -21,6 +21,13 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PASSWORD = "pw-for-tests-123"
+# Screenshots the journeys take to be looked at (test-artifacts/shots/, or LIMA_SHOTS_DIR).
+SHOTS = Path(os.environ.get("LIMA_SHOTS_DIR", ARTIFACTS / "shots"))
+
+
+def shot(page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest.hookimpl(hookwrapper=True)

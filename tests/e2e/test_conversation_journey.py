@@ -1,24 +1,15 @@
 """One journey in a real browser: an evaluator talks to Model X, watches the answer being written, rates it from
 the keyboard, goes on, and finishes; the researcher then reads the report with the side-by-side chart."""
 
-import os
-from pathlib import Path
-
 import pytest
 
 from annotation.evaluation.models import ConversationTurn, TurnRating
 from annotation.evaluation.services import conversations as services
 from tests.builders import tiny_model_spec
-from tests.e2e.conftest import wait_for_htmx
+from tests.e2e.conftest import shot, wait_for_htmx
 from tests.workers import scaled
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-SHOTS = Path(os.environ.get("LIMA_SHOTS_DIR", "test-artifacts"))
-
-
-def shot(page, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_an_evaluator_converses_with_model_x_and_rates_each_answer(page, live_server, login, researcher, annotator,

@@ -1,9 +1,6 @@
 """One journey in a real browser: a researcher defines an ablation (Stack Exchange vs wikiHow), is told exactly
 what is wrong with a variant too large for the data, starts it, watches it run to the chart, and opens a point."""
 
-import os
-from pathlib import Path
-
 import pytest
 
 from annotation.models import Status
@@ -14,9 +11,9 @@ from tests.fake_openai import FakeOpenAI
 from tests.test_experiments import judge_reply, mined
 from tests.training_support import dev_snapshot
 from tests.workers import scaled
+from tests.e2e.conftest import shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
-SHOTS = Path(os.environ.get("LIMA_SHOTS_DIR", "test-artifacts"))
 
 
 def test_a_researcher_runs_an_ablation_and_opens_a_point(page, live_server, login, researcher, tiny_model, openai_server,
@@ -56,11 +53,10 @@ def test_a_researcher_runs_an_ablation_and_opens_a_point(page, live_server, logi
     assert page.locator("#variants tbody tr").first.locator("td").first.inner_text() == "stackexchange · filtered · 4 · seed 0"
     page.wait_for_function("() => document.querySelector('#experiment-state').textContent.trim() === 'Completed'",
                            timeout=scaled(300_000))
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "experiment-completed.png"), full_page=True)
+    shot(page, "experiment-completed")
     assert page.locator("#helpfulness-chart svg a").count() >= 2  # every point is a link
     page.locator("#variants a >> text=responses").first.click()
     page.wait_for_selector("#graded-responses")
     assert page.locator("#graded-responses tbody tr").count() == 4
     assert "Training run" in page.content() and "seed 1" in page.content()
-    page.screenshot(path=str(SHOTS / "experiment-variant.png"), full_page=True)
+    shot(page, "experiment-variant")

@@ -1,7 +1,6 @@
 """Reviewing at speed in a real browser: keys on the example page (approve and next, reject with a comment,
 edit), bulk decisions from the example list, and undo by key in curation."""
 
-from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -10,16 +9,10 @@ from annotation.importers.batch import Candidate
 from annotation.models import Example, Status
 from annotation.services.curation import save_candidates
 from tests.builders import example
+from tests.e2e.conftest import shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path("/work/helpers/shots/17b")
-
-
-def shot(page, name: str) -> None:
-    if SHOTS.parent.exists():
-        SHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_a_reviewer_works_through_the_queue_by_keyboard(page, live_server, login, researcher, author):

@@ -2,7 +2,6 @@
 the jobs page renders the queues and a stuck job."""
 
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -11,16 +10,10 @@ from playwright.sync_api import expect
 
 from generation.models import GenerationRun, ModelSpec, RunStatus
 from tests.builders import prompt_snapshot
+from tests.e2e.conftest import shot
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path("/work/helpers/shots/17b")
-
-
-def shot(page, name: str) -> None:
-    if SHOTS.parent.exists():
-        SHOTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_a_researcher_invites_an_annotator_who_sets_a_password(page, browser, live_server, login, researcher):
