@@ -55,7 +55,9 @@ def test_docker_compose_runs_the_production_shaped_stack():
         assert set(services[name]["depends_on"]) >= {"postgres", "redis"}
     # vLLM runs only on the GPU worker, which takes nothing else; the CPU workers never take a GPU task.
     assert _queues(services["gpu-worker"]["command"]) == ["gpu"]
-    assert _queues(services["worker"]["command"]) == ["celery"]
+    # Short jobs and LLM judging on one worker, long generation and imports on another (lima_site/queues.py).
+    assert _queues(services["worker"]["command"]) == ["celery", "judge"]
+    assert _queues(services["worker-long"]["command"]) == ["generation", "imports"]
     devices = services["gpu-worker"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices[0]["capabilities"] == ["gpu"]
     assert "gunicorn" in " ".join(services["web"]["command"])

@@ -90,12 +90,12 @@ def test_a_run_that_cannot_fit_is_refused_naming_the_smallest_cluster(client, re
 
     dataset = train_snapshot(user=researcher)
     with pytest.raises(ValidationError) as refused:
-        runs.create_run(dataset=dataset, base_model=llama_65b_spec, user=researcher, name="too-small",
+        runs.create_run(dataset=dataset, base_model=llama_65b_spec, user=researcher, name="too-small", launcher="slurm",
                         resources=slurm.Resources(nodes=1, gpus_per_node=8))
     assert "the smallest cluster that fits is 2 nodes × 8 GPUs" in refused.value.message_dict["nodes"][0]
     assert not TrainingRun.objects.filter(name="too-small").exists()
 
-    run = runs.create_run(dataset=dataset, base_model=llama_65b_spec, user=researcher, name="lima-65b",
+    run = runs.create_run(dataset=dataset, base_model=llama_65b_spec, user=researcher, name="lima-65b", launcher="slurm",
                           resources=slurm.Resources(nodes=4, gpus_per_node=8, time_limit="2-00:00:00"))
     client.force_login(researcher)
     page = client.get(reverse("training:run_detail", args=[run.pk])).content.decode()

@@ -18,8 +18,13 @@ def test_a_remote_image_in_a_response_is_never_requested(page, live_server, open
     from annotation.evaluation.models import ComparisonItem
 
     item = ComparisonItem.objects.get(study=study)
-    ComparisonItem.objects.filter(pk=item.pk).update(**{"text_b" if item.target_is_a else "text_a":
-                                                        f"Sure.\n\n![t]({PIXEL})\n\n<img src=\"{PIXEL}\">"})
+    # The item's text is replaced after it was built, so its stored HTML (rendered once at build) is rendered again here
+    # by the same function the build uses.
+    from annotation.rendering import render_markdown
+
+    text = f"Sure.\n\n![t]({PIXEL})\n\n<img src=\"{PIXEL}\">"
+    side = "b" if item.target_is_a else "a"
+    ComparisonItem.objects.filter(pk=item.pk).update(**{f"text_{side}": text, f"html_{side}": render_markdown(text)})
     response = page.goto(f"{live_server.url}/judge/{study.public_id}/")
     assert "img-src 'self'" in response.headers["content-security-policy"]
     page.wait_for_selector("#judge-form")

@@ -20,8 +20,9 @@ def test_results_page_renders_its_charts_and_exports(page, live_server, login, r
     page.goto(f"{live_server.url}/studies/{study.pk}/results/")
 
     charts = page.locator(".chart svg")
-    assert charts.count() == 2
-    for index in range(2):
+    # Figure 1's outcomes, agreement, and (since tournaments) the Bradley-Terry leaderboard with its win-rate matrix.
+    assert charts.count() == 4
+    for index in range(4):
         box = charts.nth(index).bounding_box()
         assert box is not None and box["width"] > 100 and box["height"] > 50  # drawn, not an empty element
     assert page.locator(".chart svg text", has_text="alpaca-65b").count() >= 1
