@@ -144,7 +144,10 @@ def test_a_checkpoint_request_mid_epoch_exits_for_requeue_and_resumes_exactly(ti
     assert not (asked / "checkpoint-and-requeue").exists() and (asked / "requeue-requested").exists()
 
     subprocess.run(trainer_command(config, [sys.executable]), cwd=ROOT, check=True, capture_output=True, timeout=600)
-    assert records(asked, "start")[1]["resumed_from"].endswith("interrupted")
+    # Resumed from the mid-epoch checkpoint; when the request was seen at the last step of epoch 1 (3 steps per epoch),
+    # the epoch-1 checkpoint holds the same position and is the one taken (seen once on a loaded machine).
+    resumed_from = records(asked, "start")[1]["resumed_from"]
+    assert resumed_from.endswith("interrupted") or (interrupted[0]["step"] == 3 and resumed_from.endswith("epoch-1"))
     assert not (asked / "checkpoints" / "interrupted").exists()  # a complete epoch replaces it
     assert_same_run(straight, asked, epochs=2)
 
