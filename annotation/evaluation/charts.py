@@ -13,16 +13,19 @@ import functools
 import io
 import re
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-import matplotlib
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from annotation.evaluation.stats import GRADES, AgreementReport, BaselineOutcome, RatingDistribution
 from annotation.evaluation.stats.bradley_terry import TournamentReport
 from annotation.evaluation.stats.safety import ModelSafety
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+# matplotlib (about 40 MB) is imported by the first chart drawn, not with the module: the URL configuration
+# imports this module, and a web worker that only serves annotators never draws one (bench/bench_exports.py).
 
 ChartFormat = Literal["svg", "png"]
 METRICS = {
@@ -55,6 +58,8 @@ def _styled(draw: Callable[..., bytes]) -> Callable[..., bytes]:
     def wrapper(*args, **kwargs) -> bytes:
         if kwargs.get("fmt", "svg") not in _METADATA:
             raise ValueError(f"unknown chart format {kwargs['fmt']!r} (expected svg or png)")
+        import matplotlib
+
         with matplotlib.rc_context(_STYLE):
             return draw(*args, **kwargs)
 
@@ -85,6 +90,8 @@ def _presentation_attributes(svg: bytes) -> bytes:
 
 
 def _render(figure: Figure, fmt: ChartFormat) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt, dpi=150, metadata=_METADATA[fmt], bbox_inches="tight")
@@ -92,6 +99,8 @@ def _render(figure: Figure, fmt: ChartFormat) -> bytes:
 
 
 def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height), layout="constrained")
 
 

@@ -6,11 +6,12 @@ import math
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import krippendorff
 import numpy as np
-from scipy import sparse
-from sklearn.metrics import cohen_kappa_score
+
+if TYPE_CHECKING:
+    from scipy import sparse
 
 from .tables import BASELINE, TARGET, TIE, VERDICTS, _VERDICT_CODE, JudgmentTable, PairwiseJudgment, VerdictName, _table
 
@@ -111,6 +112,8 @@ def _kappa(first: np.ndarray, second: np.ndarray) -> float | None:
     """Cohen's kappa from scikit-learn; None where it is undefined (both annotators constant)."""
     if len(first) < 2:
         return None
+    from sklearn.metrics import cohen_kappa_score  # scikit-learn, scipy and krippendorff load when first used (charts.py)
+
     with warnings.catch_warnings():
         # Undefined kappa (scikit-learn warns and returns NaN) is reported as None by the caller.
         warnings.simplefilter("ignore")
@@ -124,6 +127,8 @@ def _alpha(value_counts: np.ndarray) -> tuple[float | None, str]:
         return None, "No item was judged by two annotators."
     if np.count_nonzero(pairable.sum(axis=0)) < 2:
         return None, "Every verdict on shared items is the same; alpha is undefined."
+    import krippendorff
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         value = krippendorff.alpha(
@@ -146,6 +151,8 @@ class _VerdictMatrix:
     n_annotators: int
 
     def indicator(self, mask: np.ndarray) -> sparse.csr_matrix:
+        from scipy import sparse
+
         return sparse.csr_matrix(
             (np.ones(int(mask.sum())), (self.item[mask], self.annotator[mask])), shape=(self.n_items, self.n_annotators)
         )

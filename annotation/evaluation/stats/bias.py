@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats as scipy_stats
 
 from .agreement import _TIE_DISCOUNTED_CREDIT, _ratio, _safe_float
 from .bootstrap import DEFAULT_RESAMPLES, Interval, _check_bootstrap_args, _cluster_bootstrap_totals, _intervals, _rng
@@ -195,6 +194,8 @@ def length_bias(
     constant = np.ptp(difference) == 0 or np.ptp(score) == 0
     spearman = pearson = None
     if not constant:
+        from scipy import stats as scipy_stats  # loaded when first used (charts.py)
+
         spearman = _safe_float(scipy_stats.spearmanr(difference, score).statistic)
         pearson = _safe_float(np.corrcoef(difference, score)[0, 1])
     return LengthBias(

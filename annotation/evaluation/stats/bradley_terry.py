@@ -24,9 +24,6 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
-from scipy.sparse.csgraph import connected_components
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
 
 from .bootstrap import _check_bootstrap_args, _rng
 from .tables import _factorize
@@ -129,6 +126,9 @@ def fit_bradley_terry(wins: np.ndarray, *, tol: float = 1e-8, max_iter: int = MA
     weights = np.r_[wins[upper], wins.T[upper]]
     if weights.sum() == 0:
         return np.zeros(n_models)
+    from sklearn.exceptions import ConvergenceWarning  # scikit-learn and scipy load when first used (charts.py)
+    from sklearn.linear_model import LogisticRegression
+
     with warnings.catch_warnings():
         # An unconnected tournament (a model that never lost) has no finite optimum: the caller flags it.
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -178,6 +178,8 @@ def strongly_connected(wins: np.ndarray) -> bool:
     """Whether every model can be reached from every other along "beat or tied" edges: the MLE is then finite."""
     if wins.shape[0] < 2:
         return True
+    from scipy.sparse.csgraph import connected_components
+
     count, _ = connected_components(wins > 0, directed=True, connection="strong")
     return count == 1
 

@@ -39,9 +39,9 @@ def _study(request, study_id) -> Study:
     return study
 
 
-def _render_next(request, study: Study, *, notice: str = "", status: int = 200):
+def _render_next(request, study: Study, *, notice: str = "", status: int = 200, assignment=None):
     try:
-        assignment = services.current_assignment(study=study, annotator=request.user)
+        assignment = assignment or services.current_assignment(study=study, annotator=request.user)
     except StudyClosed as exc:
         return render(request, "evaluation/partials/judge_closed.html" if request.htmx else "evaluation/judge.html",
                       {"study": study, "closed": str(exc)}, status=409 if request.htmx else 200)
@@ -69,10 +69,8 @@ def judge_submit(request, study_id):
     item_id = request.POST.get("item", "")
     reason = request.POST.get("reason", "")
     try:
-        if study.compares_pairs:
-            recorded = services.record_judgment(study=study, item_public_id=item_id, annotator=request.user, side=request.POST.get("choice", ""), reason=reason)
-        else:
-            recorded = services.record_rating(study=study, item_public_id=item_id, annotator=request.user, grade=request.POST.get("choice", ""), reason=reason)
+        recorded, following = services.record_and_claim_next(study=study, item_public_id=item_id, annotator=request.user,
+                                                             choice=request.POST.get("choice", ""), reason=reason)
     except ValidationError as exc:
         return _render_next(request, study, notice=" ".join(exc.messages), status=422)
     except PermissionDenied as exc:
@@ -84,7 +82,7 @@ def judge_submit(request, study_id):
     if not request.htmx:
         messages.info(request, notice)
         return redirect("evaluation:judge", study_id=study.public_id)
-    return _render_next(request, study, notice=notice)
+    return _render_next(request, study, notice=notice, assignment=following)
 
 
 @require_POST
