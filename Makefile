@@ -13,7 +13,7 @@ PORT ?= 8000
 SERVICES_ENV := var/test/services/env
 TEST_ENV := . $(SERVICES_ENV) && LIMA_VAR_DIR=$(CURDIR)/var/test DJANGO_ALLOW_ASYNC_UNSAFE=true
 
-.PHONY: install run test test-fast services services-stop chromium slurm bench check clean fuzz loadtest bench-anchor mutate
+.PHONY: install run test test-fast test-under-load services services-stop chromium slurm bench check clean fuzz loadtest bench-anchor mutate
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ test: install services chromium slurm
 	$(VENV)/bin/lint-imports
 	$(TEST_ENV) $(PY) manage.py makemigrations --check --dry-run
 	$(TEST_ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+# `make test` RUNS times in a row (default 3) while a busy loop holds one CPU; times in bench/results/test_under_load.json.
+test-under-load:
+	scripts/test-under-load.sh
 
 # The pure modules' tests (statistics, charts, scrubbing, style, formats, the training recipe, rendering): no
 # services, about 25 s. A test that needs the database is refused by name (tests/conftest.py), never run on SQLite.
