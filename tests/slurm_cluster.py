@@ -44,7 +44,8 @@ def render_slurm_conf(*, root: Path, munge_socket: Path, node: str, ctld_port: i
         f"SlurmdPort={slurmd_port}",
         "AuthType=auth/munge",
         "CredType=cred/munge",
-        f"AuthInfo=socket={munge_socket}",
+        # cred_expire is also how long Slurm holds a requeued job before it may start again (default 120 s).
+        f"AuthInfo=socket={munge_socket},cred_expire=10",
         "SlurmUser=root",
         "SlurmdUser=root",
         f"StateSaveLocation={root / 'state'}",

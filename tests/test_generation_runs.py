@@ -194,6 +194,7 @@ def test_the_embedded_broker_needs_no_server(start_worker, researcher, tmp_path)
     assert run.status == RunStatus.COMPLETED and Response.objects.filter(run=run).count() == 3
 
 
+@pytest.mark.serial  # it stops the suite's Redis, which the other workers' tests are using
 def test_redis_stopped_and_restarted_mid_run_loses_nothing_and_beat_finishes_the_run(researcher, tmp_path):
     """The test Redis keeps nothing on disk, so queued chunks vanish with it; the run's state is in
     PostgreSQL, and beat's stalled-run check (nobody resumes it by hand) re-queues the missing rows
