@@ -18,7 +18,8 @@ acknowledged vs stored (read from each system's database afterwards), and the se
 acknowledged verdict, from /proc of the server process and its descendants (the only processes this
 harness starts; it stops them and nothing else).
 
-python -m bench.anchor [--cycles 2] [--submits 500] [--levels 1,10,50] writes bench/results/anchor.json.
+python -m bench.anchor [--cycles 2] [--submits 500] [--levels 1,10,50] writes bench/results/anchor.json; `--only lima`
+measures lima-studio alone (anchor-lima.json), beside Label Studio's figures from the last full run.
 """
 
 from __future__ import annotations
@@ -369,15 +370,15 @@ def run_level(system, judges: list[Judge], submits: int) -> dict:
     }
 
 
-def measure(*, levels: list[int], cycles: int, submits: int, prompts: int) -> dict:
+def measure(*, levels: list[int], cycles: int, submits: int, prompts: int, lima_only: bool = False) -> dict:
     annotators = max(levels)
     started = time.perf_counter()
     systems = []
     try:
         lima = Lima(annotators=annotators, prompts=prompts)
         systems.append(lima)
-        label_studio = LabelStudio(annotators=annotators, items=lima.items())
-        systems.append(label_studio)
+        if not lima_only:
+            systems.append(LabelStudio(annotators=annotators, items=lima.items()))
         judges: dict[str, list[Judge]] = {s.name: [] for s in systems}
         acknowledged_so_far: dict[str, set[str]] = {s.name: set() for s in systems}
         runs = []
@@ -410,7 +411,7 @@ def measure(*, levels: list[int], cycles: int, submits: int, prompts: int) -> di
             system.stop()
     return {"levels": levels, "cycles": cycles, "submits_per_level": submits, "items": prompts * 2,
             "setup_and_run_seconds": round(time.perf_counter() - started, 1), "runs": runs,
-            "summary": summarise(runs, [s.name for s in systems])}
+            "summary": summarise(runs, [s.name for s in systems]) if not lima_only else summarise_lima(runs)}
 
 
 GOAL_CPU_MS = 8.0
@@ -461,19 +462,41 @@ def summarise(runs: list[dict], names: list[str]) -> dict:
     return {"per_level": per_level, "goals": goals}
 
 
+def summarise_lima(runs: list[dict]) -> dict:
+    """`--only lima`: lima-studio's own figures per level beside Label Studio's from the last full run (another run:
+    the ratios are indicative only), for measuring a change to the verdict path without Label Studio's 20 minutes."""
+    reference = {}
+    if RESULTS.exists():
+        earlier = json.loads(RESULTS.read_text())
+        for run in earlier["figures"]["runs"]:
+            if run["system"].startswith("Label Studio"):
+                reference.setdefault(str(run["clients"]), []).append(
+                    {key: run[key] for key in ("verdicts_per_s", "server_cpu_ms_per_verdict", "errors")})
+        reference = {"when": earlier["when"], "per_level": reference}
+    per_level = {str(level): {key: [run[key] for run in runs if run["clients"] == level]
+                              for key in ("verdicts_per_s", "server_cpu_ms_per_verdict", "p50_ms", "p95_ms", "errors")}
+                 for level in sorted({run["clients"] for run in runs})}
+    return {"per_level": per_level, "label_studio_in_the_last_full_run": reference,
+            "cpu_ms_per_verdict_met": all((run["server_cpu_ms_per_verdict"] or 1e9) <= GOAL_CPU_MS for run in runs),
+            "zero_errors": all(run["errors"] == 0 for run in runs),
+            "stored_equals_acknowledged": runs[-1]["stored_cumulative"] == runs[-1]["acknowledged_cumulative"]
+            and runs[-1]["acknowledged_missing_in_db"] == 0}
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cycles", type=int, default=int(os.environ.get("LIMA_ANCHOR_CYCLES", "2")))
     parser.add_argument("--submits", type=int, default=int(os.environ.get("LIMA_ANCHOR_SUBMITS", "500")))
     parser.add_argument("--levels", default=os.environ.get("LIMA_ANCHOR_LEVELS", "1,10,50"))
-    parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--output", default=None)
+    parser.add_argument("--only", choices=["lima"], help="lima-studio alone (bench/results/anchor-lima.json)")
     args = parser.parse_args(argv)
     levels = [int(level) for level in args.levels.split(",")]
     # Items to spare: every level of every cycle takes `submits` verdicts, plus what is in flight when a level stops.
     prompts = (args.submits * len(levels) * args.cycles + 2 * max(levels) * len(levels) * args.cycles) // 2 + 100
     print(f"== anchor: {args.cycles} cycles × levels {levels} × {args.submits} submits ({prompts * 2} items)", flush=True)
     started = time.perf_counter()
-    figures = measure(levels=levels, cycles=args.cycles, submits=args.submits, prompts=prompts)
+    figures = measure(levels=levels, cycles=args.cycles, submits=args.submits, prompts=prompts, lima_only=args.only == "lima")
     result = {
         "benchmark": "anchor",
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -482,8 +505,9 @@ def main(argv: list[str]) -> int:
         "seconds": round(time.perf_counter() - started, 2),
         "figures": figures,
     }
-    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.output).write_text(json.dumps(result, indent=2) + "\n")
+    output = Path(args.output or (RESULTS.with_name("anchor-lima.json") if args.only else RESULTS))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(figures["summary"], indent=2), flush=True)
     return 0
 
