@@ -18,7 +18,8 @@ for run in $(seq 1 "$RUNS"); do
     make test PYTEST_ARGS="${PYTEST_ARGS:-}" > "$LOGS/run-$run.log" 2>&1
     status=$?
     seconds=$(( $(date +%s) - started ))
-    summary=$(grep -E "^(=+ )?[0-9]+ (passed|failed)" "$LOGS/run-$run.log" | tail -1 | sed 's/=//g; s/^ *//; s/ *$//; s/"/\\"/g')
+    # One line per pytest run (the parallel part, then the serial tests), joined.
+    summary=$(grep -E "^=+ .*[0-9]+ (passed|failed|error)" "$LOGS/run-$run.log" | sed 's/=//g; s/^ *//; s/ *$//; s/"/\\"/g' | paste -sd';' | sed 's/;/ + /g')
     echo "run $run: exit $status in ${seconds}s: $summary"
     results+=("{\"run\": $run, \"exit\": $status, \"seconds\": $seconds, \"summary\": \"$summary\"}")
     [ "$status" -eq 0 ] || failed=1

@@ -31,6 +31,27 @@ def _has_cuda() -> bool:
 DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server", "client", "admin_client"}
 
 
+# The files that take longest (seconds in a loaded run, most first). `make test` hands whole files to its xdist
+# workers in collection order, so these go first: a long file started last would leave one worker running it alone.
+LONGEST_FILES = (
+    "test_training_slurm.py", "test_generation_runs.py", "test_training_engine.py", "test_access_matrix.py",
+    "test_experiments.py", "test_training_faults.py", "test_fuzz_atheris.py", "test_llm_judge.py", "test_training_runs.py",
+    "e2e/test_experiment_journey.py", "test_training_trainer.py", "e2e/test_training_journey.py", "test_generation_leases.py",
+    "e2e/test_conversation_journey.py", "test_conversations.py", "test_blindness_attack.py", "test_checkpoint_generation.py",
+)
+
+
+def _longest_files_first(items) -> None:
+    """Stable: within a file, and among the other files, the order stays as collected."""
+    rank = {name: index for index, name in enumerate(LONGEST_FILES)}
+
+    def key(item) -> int:
+        path = item.nodeid.split("::", 1)[0].removeprefix("tests/")
+        return rank.get(path, len(rank))
+
+    items.sort(key=key)
+
+
 def pytest_collection_modifyitems(config, items):
     """`gpu` tests (vLLM) need CUDA hardware: they run where a GPU is present and are deselected,
     with a visible count, where none is. This is the suite's only exception to "never skip".
@@ -43,6 +64,7 @@ def pytest_collection_modifyitems(config, items):
         if needing_services:
             raise pytest.UsageError("make test-fast runs pure-module tests only; these need the database: "
                                     + ", ".join(needing_services[:10]))
+    _longest_files_first(items)
     if _has_cuda():
         return
     gpu_items = [item for item in items if item.get_closest_marker("gpu")]

@@ -48,24 +48,25 @@ def test_run_completes_with_one_response_per_prompt_and_records_its_environment(
 
 
 def test_sigkilled_worker_mid_run_resumes_after_restart_with_exactly_one_response_per_prompt(start_worker, researcher):
-    dataset = prompt_snapshot(user=researcher, n=40)
-    run = runs.create_run(model=tiny_model_spec(max_new_tokens=200), dataset=dataset, user=researcher, chunk_size=4)
+    PROMPTS = 24  # six chunks of four: the kill lands after the first, with most of the run still to do
+    dataset = prompt_snapshot(user=researcher, n=PROMPTS)
+    run = runs.create_run(model=tiny_model_spec(max_new_tokens=120), dataset=dataset, user=researcher, chunk_size=4)
     first = start_worker("first", visibility_timeout=2)
     runs.start_run(run=run)
     wait_for(lambda: Response.objects.filter(run=run).count() >= 4, what="the first chunk")
     first.kill()
     stored_at_kill = dict(Response.objects.filter(run=run).values_list("row_id", "text"))
     run.refresh_from_db()
-    assert len(stored_at_kill) < 40 and run.status == RunStatus.RUNNING
+    assert len(stored_at_kill) < PROMPTS and run.status == RunStatus.RUNNING
     time.sleep(2.5)  # past the visibility timeout: the broker hands the killed worker's task out again
     second = start_worker("second", visibility_timeout=2)
     wait_for(lambda: finished(run), timeout=90, what="the run to finish after the restart")
     assert run.status == RunStatus.COMPLETED
-    assert Response.objects.filter(run=run).count() == 40
-    # No work done twice: the chunks both workers finished stored 40 responses between them (a re-delivered
+    assert Response.objects.filter(run=run).count() == PROMPTS
+    # No work done twice: the chunks both workers finished stored every response between them (a re-delivered
     # chunk that generated its rows again would count them again, even though the (run, row) constraint keeps
     # one row each), and what was stored before the kill was kept as it was.
-    assert sum(chunks_done(first, second)) == 40, chunks_done(first, second)
+    assert sum(chunks_done(first, second)) == PROMPTS, chunks_done(first, second)
     assert dict(Response.objects.filter(run=run, row_id__in=stored_at_kill).values_list("row_id", "text")) == stored_at_kill
     # A chunk delivered once more after the run finished (a visibility timeout on a slow ack) generates nothing.
     from generation.tasks import generate_chunk
