@@ -61,7 +61,7 @@ test-under-load:
 	scripts/test-under-load.sh
 
 # The pure modules' tests (statistics, charts, scrubbing, style, formats, the training recipe, rendering): no
-# services, about 25 s. A test that needs the database is refused by name (tests/conftest.py), never run on SQLite.
+# services, about a minute (the SQLite write-queue test alone runs two 4-second loads). A test that needs the database is refused by name (tests/conftest.py), never run on SQLite.
 FAST_TESTS := tests/test_statistics.py tests/test_statistics_truth.py tests/test_charts.py tests/test_scrub.py tests/test_style.py \
 	tests/test_lima_format.py tests/test_formats.py tests/test_judgment_import.py tests/test_training_recipe.py tests/test_rendering.py \
 	tests/test_helpfulness.py tests/test_importers_stackexchange.py tests/test_bradley_terry.py tests/test_safety_stats.py \
