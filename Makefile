@@ -65,7 +65,7 @@ test-under-load:
 FAST_TESTS := tests/test_statistics.py tests/test_statistics_truth.py tests/test_charts.py tests/test_scrub.py tests/test_style.py \
 	tests/test_lima_format.py tests/test_formats.py tests/test_judgment_import.py tests/test_training_recipe.py tests/test_rendering.py \
 	tests/test_helpfulness.py tests/test_importers_stackexchange.py tests/test_bradley_terry.py tests/test_safety_stats.py \
-	tests/test_sqlite_backend.py
+	tests/test_sqlite_backend.py tests/test_serve.py
 test-fast: install
 	LIMA_TEST_PURE_ONLY=1 DATABASE_URL=sqlite:///$(CURDIR)/var/test/fast.sqlite3 CELERY_BROKER_URL=memory:// \
 		LIMA_VAR_DIR=$(CURDIR)/var/test $(PY) -m pytest -q $(FAST_TESTS)

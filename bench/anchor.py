@@ -1,6 +1,6 @@
 """`make bench-anchor`: lima-studio beside Label Studio 1.23.2, one closed-loop client, interleaved.
 
-Both systems run as their default installs serve them: `manage.py runserver` on SQLite for lima-studio
+Both systems run as their default installs serve them: `manage.py serve` (runserver with TCP_NODELAY) on SQLite for lima-studio
 (what `make run` starts) and `label-studio start` (Django's runserver on SQLite) for Label Studio, niced
 equally. Label Studio lives in its own virtualenv under var/anchor/ (installed from the package index by
 the Makefile); it is seeded with an equivalent pairwise project: the same prompts and the same two responses
@@ -162,7 +162,7 @@ class Lima:
         if output.returncode:
             raise RuntimeError(f"seeding lima-studio failed:\n{output.stderr[-3000:]}")
         self.details = json.loads(output.stdout.strip().splitlines()[-1])
-        self.process = subprocess.Popen(["nice", "-n", str(NICE), sys.executable, "manage.py", "runserver", "--noreload",
+        self.process = subprocess.Popen(["nice", "-n", str(NICE), sys.executable, "manage.py", "serve", "--noreload",
                                          f"127.0.0.1:{self.port}"], cwd=ROOT, env=self.env, stdout=subprocess.DEVNULL,
                                         stderr=open(self.dir / "server.log", "w"))
         _wait_up(f"http://127.0.0.1:{self.port}/accounts/login/", self.process)

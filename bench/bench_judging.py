@@ -100,7 +100,7 @@ def run_servers(*, servers=("embedded", "production"), levels=LEVELS, seconds=SE
     options = {"levels": levels, "seconds": seconds, "prompts": prompts}
 
     if "embedded" in servers:
-        # Embedded default: runserver (threaded) on a SQLite file, as `make run` serves it.
+        # Embedded default: manage.py serve (threaded runserver) on a SQLite file, as `make run` serves it.
         sqlite_path = tmp / "load.sqlite3"
         port = _free_port()
         env = {**base_env, "DATABASE_URL": f"sqlite:///{sqlite_path}", "LIMA_VAR_DIR": str(tmp), "DJANGO_DEBUG": "true"}
@@ -109,7 +109,7 @@ def run_servers(*, servers=("embedded", "production"), levels=LEVELS, seconds=SE
             with sqlite3.connect(sqlite_path) as db:
                 return [str(row[0]) for row in db.execute(_judged_items_sql("?", len(users)), users)]
 
-        command = [sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+        command = [sys.executable, "manage.py", "serve", "--noreload", f"127.0.0.1:{port}"]
         figures["runs"].extend(_measure("runserver+sqlite", env, command, port, fetch_sqlite, **options))
 
     if "production" in servers:

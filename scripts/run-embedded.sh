@@ -10,4 +10,4 @@ trap 'kill $WORKER 2>/dev/null; wait $WORKER 2>/dev/null' EXIT INT TERM
 echo
 echo "lima-studio is running at http://$HOST:$PORT/  (Ctrl+C stops the server and the worker)"
 echo
-"$PY" manage.py runserver "$HOST:$PORT"
+"$PY" manage.py serve "$HOST:$PORT"  # runserver, answers sent without Nagle's delay (lima_site/management/commands/serve.py)
