@@ -412,7 +412,7 @@ _JUDGMENT_VALUES = {
     "created_at": (_ISO_UTC, False),
 }
 # JSONL writes the values as stored: no NULL for an empty text, the prompt as JSON, seconds as a number.
-_JSON_VALUES = {**_JUDGMENT_VALUES, "prompt": "i.x_prompt", "target_model": "m.target", "baseline_model": _BASELINE,
+_JSON_VALUES = {**{name: value for name, (value, _) in _JUDGMENT_VALUES.items()}, "prompt": "i.x_prompt", "target_model": "m.target", "baseline_model": _BASELINE,
                 "model_a": f"CASE WHEN i.x_target_is_a THEN m.target ELSE {_BASELINE} END",
                 "model_b": f"CASE WHEN i.x_target_is_a THEN {_BASELINE} ELSE m.target END",
                 "annotator": "(m.names ->> j.annotator_id::text)", "annotator_group": "(m.groups ->> j.annotator_id::text)",
@@ -505,7 +505,7 @@ def postgres_judgment_jsonl(study: Study, *, identities: bool = False) -> Iterat
     row: 38k lines/s where COPY writes the CSV at 130k)."""
     select, params = _judgment_rows_sql(study, identities=identities, cells="json")
     values = [f"'study', {int(study.pk)}"] + [
-        f"'{name}', {value if isinstance(value, str) else value[0]}" for name, value in _JSON_VALUES.items()]
+        f"'{name}', {value}" for name, value in _JSON_VALUES.items()]
     sql = select.replace(_COLUMNS, f"json_build_object({', '.join(values)})::text")
     return _copy_out(f"COPY ({sql}) TO STDOUT", params, line_end=b"\n", unescape=True)
 
