@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 from django.conf import settings
@@ -78,6 +79,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     count = getattr(config, "_lima_gpu_deselected", 0)
     if count:
         terminalreporter.write_line(f"{count} gpu test(s) deselected: no CUDA device on this machine (they run on GPU hosts)", yellow=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A child process that failed (check=True with captured output) shows what it printed: without this a
+    CalledProcessError names the command and its exit status only, and a failure seen once in CI can't be read."""
+    outcome = yield
+    error = call.excinfo.value if call.excinfo else None
+    if isinstance(error, (subprocess.CalledProcessError, subprocess.TimeoutExpired)):
+        report = outcome.get_result()
+        for stream in ("stdout", "stderr"):
+            text = getattr(error, stream, None)
+            if text:
+                text = text.decode(errors="replace") if isinstance(text, bytes) else text
+                report.sections.append((f"child process {stream} (last 8,000 characters)", text[-8000:]))
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -69,3 +69,24 @@ def test_without_the_queue_the_same_load_times_out(tmp_path):
     """The control: the load above is heavy enough that SQLite's busy handler alone refuses some writes."""
     stored, errors, sample = _run("django.db.backends.sqlite3", tmp_path)
     assert errors > 0 and stored == 200 - errors and "database is locked" in sample
+
+
+def test_a_logged_query_quotes_its_parameters_as_sqlite_itself_does():
+    """Under DEBUG (make run) every query's text is written for connection.queries; the backend quotes its parameters
+    in Python instead of asking SQLite (a round trip per query). SQLite's own QUOTE() is the truth here."""
+    import sqlite3
+
+    from lima_site.sqlite_backend.base import sqlite_literal
+
+    values = [None, 0, -7, 2**62, 1.5, 0.1, -2.25e-05, 1e100, "", "plain", "it's", "''", "new\nline", "ünïcødé ✓",
+              b"", b"\x00\xffab", True, False]
+    with sqlite3.connect(":memory:") as db:
+        for value in values:
+            (truth,) = db.execute("SELECT QUOTE(?)", (value,)).fetchone()
+            mine = sqlite_literal(value)
+            if isinstance(value, float):  # SQLite writes %!.15g; the same number either way
+                assert float(mine) == float(truth), value
+            else:
+                assert mine == truth, value
+    # SQLite's QUOTE() stops a text at its first NUL; the logged text keeps all of it.
+    assert sqlite_literal("nul\x00byte") == "'nul\x00byte'"
