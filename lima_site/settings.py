@@ -116,6 +116,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # Django's SQLite backend, with the process's write transactions queued on a lock (lima_site/sqlite_backend).
     DATABASES["default"]["ENGINE"] = "lima_site.sqlite_backend"
+    # A test database on SQLite is a file as well (Django's default is a shared-cache memory database, whose
+    # table locks fail concurrent writers at once instead of queueing them as the file does).
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-lima.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

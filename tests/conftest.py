@@ -14,7 +14,9 @@ from annotation.models import AuthorProfile
 
 def pytest_configure(config):
     engine = settings.DATABASES["default"]["ENGINE"]
-    if "postgresql" not in engine and not os.environ.get("LIMA_TEST_PURE_ONLY"):
+    # LIMA_TEST_SQLITE_TWIN: tests/test_judging_sqlite.py runs the judging tests again on the embedded default's
+    # SQLite (a subprocess of the PostgreSQL suite), since the verdict path's hand-written SQL runs on both.
+    if "postgresql" not in engine and not os.environ.get("LIMA_TEST_PURE_ONLY") and not os.environ.get("LIMA_TEST_SQLITE_TWIN"):
         raise pytest.UsageError(
             f"the suite runs against real PostgreSQL; DATABASE_URL points at {engine}. Run `make test`, which starts "
             "this checkout's own PostgreSQL and Redis (python -m tests.services start) and points the suite at them."

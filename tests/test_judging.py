@@ -101,9 +101,11 @@ def test_assignment_fills_shared_items_first_balances_overlap_and_never_repeats(
                 progress = True
                 seen[annotator.pk].append(assignment.item_id)
                 judging.record_judgment(study=study, item_public_id=assignment.item.public_id, annotator=annotator, side="tie")
+    shared = set(study.items.filter(is_shared=True).values_list("id", flat=True))
+    assert shared
     for items in seen.values():
         assert len(items) == len(set(items))
-        assert set(items) >= set(study.items.filter(is_shared=True).values_list("id", flat=True))
+        assert set(items[:len(shared)]) == shared  # the shared (agreement) items come first, for everyone
     for item in ComparisonItem.objects.filter(study=study):
         assert item.judgments.count() == item.capacity  # everyone on shared items, exactly `overlap` on the rest
     counts = sorted(len(v) for v in seen.values())

@@ -4,9 +4,11 @@ external judgment set's results (its judgments read into the pure `stats` packag
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from statistics import median
 
 from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import Length
 
@@ -15,6 +17,17 @@ from annotation.evaluation.annotators import LLM, annotator_groups
 from annotation.evaluation.models import Assignment, ComparisonItem, ExternalJudgmentSet, Judgment, OrderedVerdict, Rating, Study
 from annotation.evaluation.stats.bradley_terry import DEFAULT_TOURNAMENT_RESAMPLES, Battle, TournamentReport, bradley_terry
 from annotation.evaluation.stats.safety import SAFETY_GRADES, ModelSafety, SafetyRecord, safety_by_model
+from lima_site import sql
+
+
+@cache
+def _study_for_judging_sql(vendor: str) -> str:
+    del vendor  # the cache key: the SQL is written for the connection's database
+    pool = Study.annotators.field
+    quote = connection.ops.quote_name
+    return (f"SELECT {sql.columns(Study, 's')}, EXISTS (SELECT 1 FROM {quote(pool.m2m_db_table())} p "
+            f"WHERE p.{quote(pool.m2m_column_name())} = s.id AND p.{quote(pool.m2m_reverse_name())} = %s) "
+            f"FROM {quote(Study._meta.db_table)} s WHERE s.public_id = %s")
 
 
 def study_for_judging(*, public_id, annotator) -> Study | None:
@@ -23,9 +36,11 @@ def study_for_judging(*, public_id, annotator) -> Study | None:
     A member's study comes back marked as checked for them, so the judging services do not ask again
     (services.judging._check_open); an outsider's does not, and the services refuse them as before.
     """
-    in_pool = Study.annotators.through.objects.filter(study_id=OuterRef("pk"), user_id=annotator.pk)
-    study = Study.objects.annotate(annotator_in_pool=Exists(in_pool)).filter(public_id=public_id).first()
-    if study is not None and study.annotator_in_pool:
+    rows = sql.fetch(_study_for_judging_sql(connection.vendor), [annotator.pk, sql.db_value(Study, "public_id", public_id)])
+    if not rows:
+        return None
+    study = sql.instance(Study, rows[0])
+    if rows[0][-1]:
         study.__dict__["_members_checked"] = {annotator.pk}
     return study
 
@@ -50,11 +65,6 @@ class AnnotatorProgress:
         return round(100 * self.done / self.total) if self.total else 100
 
 
-def seen_prompts(*, study: Study, annotator):
-    """The prompts (dataset rows) this annotator was handed in the study, as a subquery."""
-    return Assignment.objects.filter(study=study, annotator=annotator, prompt_row__isnull=False).values("prompt_row_id")
-
-
 def annotator_progress(*, study: Study, annotator) -> AnnotatorProgress:
     """Done = verdicts given; total = those plus every item still open to this annotator.
 
@@ -63,20 +73,30 @@ def annotator_progress(*, study: Study, annotator) -> AnnotatorProgress:
     PROGRESS_COUNT_CAP items, so a page costs the same in a study of 1,200 items or 50,000 (counting
     every item with a per-item EXISTS made it O(items): 100 ms a page at 50,000 items).
     """
-    mine = Assignment.objects.filter(item__study=study, annotator=annotator).aggregate(
-        mine=Count("id"),
-        done=Count("id", filter=Q(completed_at__isnull=False)),
-        mine_with_room=Count("id", filter=Q(item__assigned_count__lt=F("item__capacity"))),
-    )
-    open_items = ComparisonItem.objects.filter(study=study, assigned_count__lt=F("capacity"))
+    counts = sql.fetch(_progress_sql(connection.vendor, study.one_prompt_per_annotator),
+                       [study.pk, *([annotator.pk, study.pk] if study.one_prompt_per_annotator else []),
+                        PROGRESS_COUNT_CAP + 1, study.pk, annotator.pk])[0]
+    mine, done, mine_with_room, with_room = (value or 0 for value in counts)
     if study.one_prompt_per_annotator:
-        # Items of a prompt already handed to this annotator (their own included) are not open to them.
-        open_items = open_items.exclude(row_id__in=seen_prompts(study=study, annotator=annotator))
-        mine["mine_with_room"] = 0
-    with_room = open_items.order_by().values("id")[:PROGRESS_COUNT_CAP + 1].count()
+        mine_with_room = 0  # items of a prompt already handed to this annotator (their own included) are not open to them
     if with_room > PROGRESS_COUNT_CAP:
-        return AnnotatorProgress(done=mine["done"], total=mine["mine"] + PROGRESS_COUNT_CAP, total_is_lower_bound=True)
-    return AnnotatorProgress(done=mine["done"], total=mine["mine"] + with_room - mine["mine_with_room"])
+        return AnnotatorProgress(done=done, total=mine + PROGRESS_COUNT_CAP, total_is_lower_bound=True)
+    return AnnotatorProgress(done=done, total=mine + with_room - mine_with_room)
+
+
+@cache
+def _progress_sql(vendor: str, one_prompt_per_annotator: bool) -> str:
+    """One statement: this annotator's assignments (all, done, on items with room) and the items with room,
+    counted through the partial index item_open_rows_idx up to the cap."""
+    del vendor
+    quote = connection.ops.quote_name
+    items, assignments = quote(ComparisonItem._meta.db_table), quote(Assignment._meta.db_table)
+    seen = (f" AND NOT (o.row_id IN (SELECT s.prompt_row_id FROM {assignments} s WHERE s.annotator_id = %s "
+            "AND s.prompt_row_id IS NOT NULL AND s.study_id = %s))") if one_prompt_per_annotator else ""
+    return ("SELECT COUNT(a.id), COUNT(a.completed_at), SUM(CASE WHEN i.assigned_count < i.capacity THEN 1 ELSE 0 END), "
+            f"(SELECT COUNT(*) FROM (SELECT o.id FROM {items} o WHERE o.assigned_count < o.capacity AND o.study_id = %s{seen} "
+            "LIMIT %s) open_items) "
+            f"FROM {assignments} a JOIN {items} i ON i.id = a.item_id WHERE i.study_id = %s AND a.annotator_id = %s")
 
 
 @dataclass

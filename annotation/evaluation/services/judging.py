@@ -11,6 +11,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -20,10 +21,10 @@ from django.utils import timezone
 
 from annotation.evaluation.models import Assignment, ComparisonItem, Judgment, Rating, Study, Verdict
 from annotation.evaluation.scrub import scrub_self_identification, still_self_identifying
-from annotation.evaluation.selectors import seen_prompts
 from annotation.evaluation.stats.bradley_terry import balanced_pairs
 from annotation.rendering import render_markdown
 from generation.models import GenerationRun, ModelSpec, Response
+from lima_site import sql
 
 UNDO_WINDOW = timedelta(seconds=60)
 SIDES = {"a", "b", "tie"}
@@ -294,15 +295,52 @@ def _check_open(study: Study, annotator) -> None:
     checked.add(annotator.pk)
 
 
+@cache
+def _open_assignment_sql(vendor: str) -> str:
+    del vendor  # the cache key: the SQL is written for the connection's database
+    return (f"SELECT {sql.columns(Assignment, 'a')}, {sql.columns(ComparisonItem, 'i')} "
+            f"FROM {_table(Assignment)} a JOIN {_table(ComparisonItem)} i ON i.id = a.item_id "
+            "WHERE i.study_id = %s AND a.annotator_id = %s AND a.completed_at IS NULL ORDER BY a.assigned_at, a.id LIMIT 1")
+
+
+@cache
+def _assignment_for_sql(vendor: str) -> str:
+    del vendor
+    return (f"SELECT {sql.columns(Assignment, 'a')}, {sql.columns(ComparisonItem, 'i')} "
+            f"FROM {_table(Assignment)} a JOIN {_table(ComparisonItem)} i ON i.id = a.item_id "
+            "WHERE i.study_id = %s AND i.public_id = %s AND a.annotator_id = %s")
+
+
+@cache
+def _claim_sql(vendor: str, one_prompt_per_annotator: bool, lock: str) -> str:
+    """The next item for an annotator: room left, not theirs already (nor, in a one-prompt study, a prompt they
+    were handed), shared items first, then the least assigned, then the stored random order (item_claim_idx)."""
+    del vendor
+    assignments = _table(Assignment)
+    seen = (f" AND i.row_id NOT IN (SELECT s.prompt_row_id FROM {assignments} s WHERE s.annotator_id = %s "
+            "AND s.prompt_row_id IS NOT NULL AND s.study_id = %s)") if one_prompt_per_annotator else ""
+    return (f"SELECT {sql.columns(ComparisonItem, 'i')} FROM {_table(ComparisonItem)} i "
+            "WHERE i.assigned_count < i.capacity AND i.study_id = %s "
+            f"AND NOT EXISTS (SELECT 1 FROM {assignments} m WHERE m.annotator_id = %s AND m.item_id = i.id){seen} "
+            f"ORDER BY i.is_shared DESC, i.assigned_count, i.order_key LIMIT 1{lock}")
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _assignment_with_item(row) -> Assignment:
+    assignment = sql.instance(Assignment, row)
+    assignment.item = sql.instance(ComparisonItem, row, sql.width(Assignment))
+    return assignment
+
+
 def current_assignment(*, study: Study, annotator) -> Assignment | None:
     """The item this annotator has open (assigned, not yet judged), or a newly claimed one; None when done."""
     _check_open(study, annotator)
-    open_assignment = (
-        Assignment.objects.select_related("item").filter(item__study=study, annotator=annotator, completed_at__isnull=True)
-        .order_by("assigned_at", "id").first()
-    )
-    if open_assignment:
-        return open_assignment
+    rows = sql.fetch(_open_assignment_sql(connection.vendor), [study.pk, annotator.pk])
+    if rows:
+        return _assignment_with_item(rows[0])
     for _ in range(5):
         try:
             return _claim(study=study, annotator=annotator)
@@ -312,23 +350,18 @@ def current_assignment(*, study: Study, annotator) -> Assignment | None:
 
 
 def _claim(*, study: Study, annotator) -> Assignment | None:
+    params = [study.pk, annotator.pk] + ([annotator.pk, study.pk] if study.one_prompt_per_annotator else [])
     with transaction.atomic():
-        candidates = (
-            ComparisonItem.objects.filter(study=study, assigned_count__lt=F("capacity"))
-            .exclude(assignments__annotator=annotator)
-            .order_by("-is_shared", "assigned_count", "order_key")
-        )
-        if study.one_prompt_per_annotator:
-            candidates = candidates.exclude(row_id__in=seen_prompts(study=study, annotator=annotator))
         if connection.features.has_select_for_update_skip_locked:
             # Skip items another annotator is claiming right now; when that leaves nothing, wait for their
             # locks instead, so "no item" always means none is left for this annotator (not "all busy").
-            item = candidates.select_for_update(skip_locked=True, of=("self",)).first()
-            item = item or candidates.select_for_update(of=("self",)).first()
+            rows = (sql.fetch(_claim_sql(connection.vendor, study.one_prompt_per_annotator, " FOR UPDATE OF i SKIP LOCKED"), params)
+                    or sql.fetch(_claim_sql(connection.vendor, study.one_prompt_per_annotator, " FOR UPDATE OF i"), params))
         else:
-            item = candidates.first()
-        if item is None:
+            rows = sql.fetch(_claim_sql(connection.vendor, study.one_prompt_per_annotator, ""), params)
+        if not rows:
             return None
+        item = sql.instance(ComparisonItem, rows[0])
         assignment = Assignment.objects.create(item=item, annotator=annotator, shown_at=timezone.now(), study=study,
                                                prompt_row_id=item.row_id if study.one_prompt_per_annotator else None)
         ComparisonItem.objects.filter(pk=item.pk).update(assigned_count=F("assigned_count") + 1)
@@ -344,11 +377,13 @@ class Recorded:
 
 def _assignment_for(study: Study, item_public_id, annotator) -> Assignment:
     try:
-        assignment = Assignment.objects.select_related("item").get(
-            item__study=study, item__public_id=item_public_id, annotator=annotator
-        )
-    except (Assignment.DoesNotExist, ValidationError):
-        raise PermissionDenied("this item is not assigned to you") from None
+        rows = sql.fetch(_assignment_for_sql(connection.vendor),
+                         [study.pk, sql.db_value(ComparisonItem, "public_id", item_public_id), annotator.pk])
+    except ValidationError:
+        rows = []  # not an item id at all
+    if not rows:
+        raise PermissionDenied("this item is not assigned to you")
+    assignment = _assignment_with_item(rows[0])
     assignment.item.study = study
     return assignment
 
