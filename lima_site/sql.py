@@ -63,3 +63,31 @@ def fetch(sql: str, params) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+def insert(model, row: dict, *, unless_conflict_on: tuple[str, ...] = ()) -> int | None:
+    """INSERT one row (field names or attnames -> values, prepared by each field as a save would) and return its
+    primary key. With `unless_conflict_on` (the columns of a unique constraint) a row that would break it is not
+    written and None comes back: `ON CONFLICT (...) DO NOTHING`, on PostgreSQL and SQLite alike, so a repeated
+    verdict needs neither a savepoint nor an error to be turned away. No signals are sent (none are connected)."""
+    quote = connection.ops.quote_name
+    fields = [model._meta.get_field(name) for name in row]
+    params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, row.values())]
+    statement = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
+                 f"VALUES ({', '.join(['%s'] * len(fields))})")
+    if unless_conflict_on:
+        statement += f" ON CONFLICT ({', '.join(quote(column) for column in unless_conflict_on)}) DO NOTHING"
+    with connection.cursor() as cursor:
+        if connection.features.can_return_columns_from_insert:
+            cursor.execute(f"{statement} RETURNING {quote(model._meta.pk.column)}", params)
+            returned = cursor.fetchone()
+            return returned[0] if returned else None
+        cursor.execute(statement, params)
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+
+
+def execute(sql: str, params) -> int:
+    """Run one statement; the number of rows it changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount

@@ -38,7 +38,7 @@ DATABASE_FIXTURES = {"db", "transactional_db", "django_db_setup", "live_server",
 # workers in collection order, so these go first: a long file started last would leave one worker running it alone.
 LONGEST_FILES = (
     "test_training_slurm.py", "test_generation_runs.py", "test_training_engine.py", "test_access_matrix.py",
-    "test_experiments.py", "test_training_faults.py", "test_fuzz_atheris.py", "test_llm_judge.py", "test_training_runs.py",
+    "test_experiments.py", "test_judging_sqlite.py", "test_training_faults.py", "test_fuzz_atheris.py", "test_llm_judge.py", "test_training_runs.py",
     "e2e/test_experiment_journey.py", "test_training_trainer.py", "e2e/test_training_journey.py", "test_generation_leases.py",
     "e2e/test_conversation_journey.py", "test_conversations.py", "test_blindness_attack.py", "test_checkpoint_generation.py",
 )

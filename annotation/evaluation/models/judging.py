@@ -138,8 +138,10 @@ class ComparisonItem(models.Model):
             models.CheckConstraint(condition=Q(assigned_count__lte=F("capacity")), name="item_not_over_filled"),
         ]
         indexes = [
-            # The claim query walks this in order and stops at the first free, unlocked item.
-            models.Index(fields=["study", "-is_shared", "assigned_count", "order_key"], name="item_claim_idx",
+            # The claim query walks this in order and stops at the first free, unlocked item. row_id is in it so an
+            # item of a prompt the annotator has seen is passed over from the index alone: reading the item's row
+            # (its texts and HTML, on overflow pages in SQLite) for each one made a claim O(verdicts given).
+            models.Index(fields=["study", "-is_shared", "assigned_count", "order_key", "row_id"], name="item_claim_rows_idx",
                          condition=Q(assigned_count__lt=F("capacity"))),
             # Counting the items still open to an annotator (selectors.annotator_progress) reads only this index:
             # without it every counted item's row, HTML and all, was read (9 ms a page at 2,000 open items; 1 ms).
@@ -153,9 +155,11 @@ class Assignment(models.Model):
 
     item = models.ForeignKey(ComparisonItem, on_delete=models.CASCADE, related_name="assignments")
     annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    # The item's study, on every assignment (rows from before it existed are filled in by migration 0007), for
+    # counting an annotator's progress without reading items.
+    study = models.ForeignKey(Study, null=True, on_delete=models.CASCADE, related_name="+")
     # Set when the study shows each prompt once per annotator; the unique constraint below then refuses a second
     # assignment of the same prompt, whatever the application does (NULLs never collide).
-    study = models.ForeignKey(Study, null=True, on_delete=models.CASCADE, related_name="+")
     prompt_row = models.ForeignKey("datasets.DatasetRow", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     assigned_at = models.DateTimeField(auto_now_add=True)
     shown_at = models.DateTimeField(null=True, blank=True, help_text="When the item was last rendered; time on item counts from here.")
@@ -166,7 +170,11 @@ class Assignment(models.Model):
             models.UniqueConstraint(fields=["item", "annotator"], name="assignment_unique_per_annotator"),
             models.UniqueConstraint(fields=["study", "prompt_row", "annotator"], name="assignment_one_prompt_per_annotator"),
         ]
-        indexes = [models.Index(fields=["annotator", "completed_at"], name="assignment_open_idx")]
+        indexes = [
+            models.Index(fields=["annotator", "completed_at"], name="assignment_open_idx"),
+            # An annotator's progress in a study (selectors.annotator_progress) is counted from this index alone.
+            models.Index(fields=["annotator", "study", "completed_at"], name="assignment_progress_idx"),
+        ]
 
 
 class Judgment(models.Model):

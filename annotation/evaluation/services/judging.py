@@ -362,11 +362,27 @@ def _claim(*, study: Study, annotator) -> Assignment | None:
         if not rows:
             return None
         item = sql.instance(ComparisonItem, rows[0])
-        assignment = Assignment.objects.create(item=item, annotator=annotator, shown_at=timezone.now(), study=study,
-                                               prompt_row_id=item.row_id if study.one_prompt_per_annotator else None)
-        ComparisonItem.objects.filter(pk=item.pk).update(assigned_count=F("assigned_count") + 1)
+        now = timezone.now()
+        fields = {"item_id": item.pk, "annotator_id": annotator.pk, "study_id": study.pk,
+                  "prompt_row_id": item.row_id if study.one_prompt_per_annotator else None, "assigned_at": now, "shown_at": now}
+        pk = sql.insert(Assignment, fields)  # a second claim of the item or prompt: IntegrityError, the caller tries again
+        sql.execute(_count_claim_sql(connection.vendor), [item.pk])  # past capacity: IntegrityError (item_not_over_filled)
+        assignment = Assignment(pk=pk, **fields)
+        assignment._state.adding, assignment._state.db = False, connection.alias
         assignment.item = item
         return assignment
+
+
+@cache
+def _count_claim_sql(vendor: str) -> str:
+    del vendor
+    return f"UPDATE {_table(ComparisonItem)} SET assigned_count = assigned_count + 1 WHERE id = %s"
+
+
+@cache
+def _complete_sql(vendor: str) -> str:
+    del vendor
+    return f"UPDATE {_table(Assignment)} SET completed_at = %s WHERE id = %s AND completed_at IS NULL"
 
 
 @dataclass(frozen=True)
@@ -391,19 +407,16 @@ def _assignment_for(study: Study, item_public_id, annotator) -> Assignment:
 def _complete(assignment: Assignment, now) -> None:
     """Close the assignment after the verdict is stored. Were this lost (a crash in between), the
     item would come back to the annotator, whose resubmit finds the stored verdict and closes it."""
-    Assignment.objects.filter(pk=assignment.pk, completed_at__isnull=True).update(completed_at=now)
+    sql.execute(_complete_sql(connection.vendor), [sql.db_value(Assignment, "completed_at", now), assignment.pk])
 
 
-def _store_once(model, *, item, annotator, values: dict):
-    """Insert the verdict, or return the stored one: (item, annotator) is unique, so a concurrent
-    or repeated submit can never write a second row."""
-    try:
-        if connection.in_atomic_block:  # keep the caller's transaction usable if the insert conflicts
-            with transaction.atomic():
-                return model.objects.create(item=item, annotator=annotator, **values), True
-        return model.objects.create(item=item, annotator=annotator, **values), True  # one statement: atomic by itself
-    except IntegrityError:
-        return model.objects.get(item=item, annotator=annotator), False
+def _store_once(model, answer: str, *, item, annotator, values: dict, now) -> tuple[str, bool]:
+    """Insert the verdict unless (item, annotator) has one (the unique constraint) and return the stored answer: a
+    concurrent or repeated submit never writes a second row, and the first verdict is the one kept."""
+    row = {"item_id": item.pk, "annotator_id": annotator.pk, **values, "created_at": now}
+    if sql.insert(model, row, unless_conflict_on=("item_id", "annotator_id")) is not None:
+        return values[answer], True
+    return model.objects.filter(item=item, annotator=annotator).values_list(answer, flat=True).get(), False
 
 
 def _seconds(assignment: Assignment, now) -> float | None:
@@ -435,13 +448,13 @@ def record_judgment(*, study: Study, item_public_id, annotator, side: str, reaso
     else:
         verdict = Verdict.TARGET if (side == "a") == item.target_is_a else Verdict.BASELINE
     now = timezone.now()
-    judgment, created = _store_once(Judgment, item=item, annotator=annotator, values={
+    stored, created = _store_once(Judgment, "verdict", item=item, annotator=annotator, now=now, values={
         "verdict": verdict, "side": side, "reason": reason.strip()[:5000], "seconds": _seconds(assignment, now),
     })
     _complete(assignment, now)
     if created:
         _widen_if_disagreed(study, item, Judgment.objects.filter(item=item).values_list("verdict", flat=True))
-    return Recorded(created=created, verdict=judgment.verdict)
+    return Recorded(created=created, verdict=stored)
 
 
 def record_rating(*, study: Study, item_public_id, annotator, grade: str, reason: str = "") -> Recorded:
@@ -453,13 +466,13 @@ def record_rating(*, study: Study, item_public_id, annotator, grade: str, reason
     assignment = _assignment_for(study, item_public_id, annotator)
     item = assignment.item
     now = timezone.now()
-    rating, created = _store_once(Rating, item=item, annotator=annotator, values={
+    stored, created = _store_once(Rating, "grade", item=item, annotator=annotator, now=now, values={
         "grade": grade, "reason": reason.strip()[:5000], "seconds": _seconds(assignment, now),
     })
     _complete(assignment, now)
     if created:
         _widen_if_disagreed(study, item, Rating.objects.filter(item=item).values_list("grade", flat=True))
-    return Recorded(created=created, verdict=rating.grade)
+    return Recorded(created=created, verdict=stored)
 
 
 def record_and_claim_next(*, study: Study, item_public_id, annotator, choice: str, reason: str = "") -> tuple[Recorded, Assignment | None]:
