@@ -424,12 +424,12 @@ def _seconds(assignment: Assignment, now) -> float | None:
     return round((now - started).total_seconds(), 2) if started else None
 
 
-def _widen_if_disagreed(study: Study, item: ComparisonItem, answers) -> None:
+def _widen_if_disagreed(study: Study, item: ComparisonItem, model, answer: str) -> None:
     """Adaptive overlap: once every annotator an item had room for has answered and they disagree, it takes
     one more annotator, up to the study's `max_overlap` (off at 0). Shared items and checks keep their size."""
     if study.max_overlap <= item.capacity or item.is_shared or item.attention_check:
         return
-    answers = list(answers)
+    answers = list(model.objects.filter(item=item).values_list(answer, flat=True))
     if len(answers) >= item.capacity and len(set(answers)) > 1:
         ComparisonItem.objects.filter(pk=item.pk, capacity=item.capacity).update(capacity=F("capacity") + 1)
 
@@ -453,7 +453,7 @@ def record_judgment(*, study: Study, item_public_id, annotator, side: str, reaso
     })
     _complete(assignment, now)
     if created:
-        _widen_if_disagreed(study, item, Judgment.objects.filter(item=item).values_list("verdict", flat=True))
+        _widen_if_disagreed(study, item, Judgment, "verdict")
     return Recorded(created=created, verdict=stored)
 
 
@@ -471,7 +471,7 @@ def record_rating(*, study: Study, item_public_id, annotator, grade: str, reason
     })
     _complete(assignment, now)
     if created:
-        _widen_if_disagreed(study, item, Rating.objects.filter(item=item).values_list("grade", flat=True))
+        _widen_if_disagreed(study, item, Rating, "grade")
     return Recorded(created=created, verdict=stored)
 
 
