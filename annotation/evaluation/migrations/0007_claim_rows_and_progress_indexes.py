@@ -15,12 +15,6 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # Plain SQL, the same on PostgreSQL and SQLite; reversing leaves the filled-in values (they are right).
-        migrations.RunSQL(
-            "UPDATE evaluation_assignment SET study_id = (SELECT i.study_id FROM evaluation_comparisonitem i "
-            "WHERE i.id = evaluation_assignment.item_id) WHERE study_id IS NULL",
-            reverse_sql=migrations.RunSQL.noop,
-        ),
         migrations.RemoveIndex(
             model_name='comparisonitem',
             name='item_claim_idx',
@@ -32,5 +26,13 @@ class Migration(migrations.Migration):
         migrations.AddIndex(
             model_name='comparisonitem',
             index=models.Index(condition=models.Q(('assigned_count__lt', models.F('capacity'))), fields=['study', '-is_shared', 'assigned_count', 'order_key', 'row_id'], name='item_claim_rows_idx'),
+        ),
+        # Plain SQL, the same on PostgreSQL and SQLite; reversing leaves the filled-in values (they are right). Last:
+        # the UPDATE of a foreign key queues PostgreSQL's deferred constraint checks, and an index created on the table
+        # after it in the same transaction is refused ("pending trigger events").
+        migrations.RunSQL(
+            "UPDATE evaluation_assignment SET study_id = (SELECT i.study_id FROM evaluation_comparisonitem i "
+            "WHERE i.id = evaluation_assignment.item_id) WHERE study_id IS NULL",
+            reverse_sql=migrations.RunSQL.noop,
         ),
     ]

@@ -314,7 +314,7 @@ def _assignment_for_sql(vendor: str) -> str:
 @cache
 def _claim_sql(vendor: str, one_prompt_per_annotator: bool, lock: str) -> str:
     """The next item for an annotator: room left, not theirs already (nor, in a one-prompt study, a prompt they
-    were handed), shared items first, then the least assigned, then the stored random order (item_claim_idx)."""
+    were handed), shared items first, then the least assigned, then the stored random order (item_claim_rows_idx)."""
     del vendor
     assignments = _table(Assignment)
     seen = (f" AND i.row_id NOT IN (SELECT s.prompt_row_id FROM {assignments} s WHERE s.annotator_id = %s "
