@@ -76,7 +76,7 @@ def annotator_progress(*, study: Study, annotator) -> AnnotatorProgress:
     """
     one_prompt = study.one_prompt_per_annotator
     mine, done, open_to_them = sql.fetch(_progress_sql(connection.vendor, one_prompt), [
-        study.pk, annotator.pk, *([study.pk] if one_prompt else []), PROGRESS_COUNT_CAP + 1, annotator.pk, study.pk])[0]
+        study.pk, *([study.pk] if one_prompt else []), annotator.pk, PROGRESS_COUNT_CAP + 1, annotator.pk, study.pk])[0]
     if open_to_them > PROGRESS_COUNT_CAP:
         return AnnotatorProgress(done=done, total=mine + PROGRESS_COUNT_CAP, total_is_lower_bound=True)
     return AnnotatorProgress(done=done, total=mine + open_to_them)
@@ -87,8 +87,8 @@ def _progress_sql(vendor: str, one_prompt_per_annotator: bool) -> str:
     del vendor  # the cache key: the SQL is written for the connection's database
     quote = connection.ops.quote_name
     items, assignments = quote(ComparisonItem._meta.db_table), quote(Assignment._meta.db_table)
-    not_theirs = (f"o.row_id NOT IN (SELECT s.prompt_row_id FROM {assignments} s WHERE s.annotator_id = %s "
-                  "AND s.prompt_row_id IS NOT NULL AND s.study_id = %s)" if one_prompt_per_annotator else
+    not_theirs = (f"NOT EXISTS (SELECT 1 FROM {assignments} s WHERE s.study_id = %s AND s.prompt_row_id = o.row_id "
+                  "AND s.annotator_id = %s)" if one_prompt_per_annotator else
                   f"NOT EXISTS (SELECT 1 FROM {assignments} m WHERE m.annotator_id = %s AND m.item_id = o.id)")
     return ("SELECT COUNT(*), COUNT(a.completed_at), "
             f"(SELECT COUNT(*) FROM (SELECT o.id FROM {items} o WHERE o.assigned_count < o.capacity AND o.study_id = %s "

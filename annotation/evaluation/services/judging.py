@@ -317,8 +317,10 @@ def _claim_sql(vendor: str, one_prompt_per_annotator: bool, lock: str) -> str:
     were handed), shared items first, then the least assigned, then the stored random order (item_claim_rows_idx)."""
     del vendor
     assignments = _table(Assignment)
-    seen = (f" AND i.row_id NOT IN (SELECT s.prompt_row_id FROM {assignments} s WHERE s.annotator_id = %s "
-            "AND s.prompt_row_id IS NOT NULL AND s.study_id = %s)") if one_prompt_per_annotator else ""
+    # A probe of the unique (study, prompt_row, annotator) index per item passed over; `NOT IN (subquery)` had SQLite
+    # build the annotator's whole list of prompts first, on every claim (0.49 -> 0.07 ms at 1,118 verdicts).
+    seen = (f" AND NOT EXISTS (SELECT 1 FROM {assignments} s WHERE s.study_id = %s AND s.prompt_row_id = i.row_id "
+            "AND s.annotator_id = %s)") if one_prompt_per_annotator else ""
     return (f"SELECT {sql.columns(ComparisonItem, 'i')} FROM {_table(ComparisonItem)} i "
             "WHERE i.assigned_count < i.capacity AND i.study_id = %s "
             f"AND NOT EXISTS (SELECT 1 FROM {assignments} m WHERE m.annotator_id = %s AND m.item_id = i.id){seen} "
@@ -350,7 +352,7 @@ def current_assignment(*, study: Study, annotator) -> Assignment | None:
 
 
 def _claim(*, study: Study, annotator) -> Assignment | None:
-    params = [study.pk, annotator.pk] + ([annotator.pk, study.pk] if study.one_prompt_per_annotator else [])
+    params = [study.pk, annotator.pk] + ([study.pk, annotator.pk] if study.one_prompt_per_annotator else [])
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
             # Skip items another annotator is claiming right now; when that leaves nothing, wait for their
