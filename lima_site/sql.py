@@ -20,6 +20,11 @@ def _concrete_fields(model) -> tuple:
     return tuple(model._meta.concrete_fields)
 
 
+def table(model) -> str:
+    """The model's table name, quoted for the connection's database."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
 def columns(model, alias: str) -> str:
     """`alias."col", ...` for every concrete field of `model`, in the order `instance()` reads them."""
     quote = connection.ops.quote_name
@@ -73,7 +78,7 @@ def insert(model, row: dict, *, unless_conflict_on: tuple[str, ...] = ()) -> int
     quote = connection.ops.quote_name
     fields = [model._meta.get_field(name) for name in row]
     params = [field.get_db_prep_save(value, connection) for field, value in zip(fields, row.values())]
-    statement = (f"INSERT INTO {quote(model._meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
+    statement = (f"INSERT INTO {table(model)} ({', '.join(quote(field.column) for field in fields)}) "
                  f"VALUES ({', '.join(['%s'] * len(fields))})")
     if unless_conflict_on:
         statement += f" ON CONFLICT ({', '.join(quote(column) for column in unless_conflict_on)}) DO NOTHING"

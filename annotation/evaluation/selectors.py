@@ -27,7 +27,7 @@ def _study_for_judging_sql(vendor: str) -> str:
     quote = connection.ops.quote_name
     return (f"SELECT {sql.columns(Study, 's')}, EXISTS (SELECT 1 FROM {quote(pool.m2m_db_table())} p "
             f"WHERE p.{quote(pool.m2m_column_name())} = s.id AND p.{quote(pool.m2m_reverse_name())} = %s) "
-            f"FROM {quote(Study._meta.db_table)} s WHERE s.public_id = %s")
+            f"FROM {sql.table(Study)} s WHERE s.public_id = %s")
 
 
 def study_for_judging(*, public_id, annotator) -> Study | None:
@@ -85,8 +85,7 @@ def annotator_progress(*, study: Study, annotator) -> AnnotatorProgress:
 @cache
 def _progress_sql(vendor: str, one_prompt_per_annotator: bool) -> str:
     del vendor  # the cache key: the SQL is written for the connection's database
-    quote = connection.ops.quote_name
-    items, assignments = quote(ComparisonItem._meta.db_table), quote(Assignment._meta.db_table)
+    items, assignments = sql.table(ComparisonItem), sql.table(Assignment)
     not_theirs = (f"NOT EXISTS (SELECT 1 FROM {assignments} s WHERE s.study_id = %s AND s.prompt_row_id = o.row_id "
                   "AND s.annotator_id = %s)" if one_prompt_per_annotator else
                   f"NOT EXISTS (SELECT 1 FROM {assignments} m WHERE m.annotator_id = %s AND m.item_id = o.id)")

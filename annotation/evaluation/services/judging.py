@@ -296,19 +296,15 @@ def _check_open(study: Study, annotator) -> None:
 
 
 @cache
-def _open_assignment_sql(vendor: str) -> str:
+def _assignment_with_item_sql(vendor: str, where: str) -> str:
+    """An assignment and its item, one row each: the open one (`where` ends in ORDER BY/LIMIT) or the one judged."""
     del vendor  # the cache key: the SQL is written for the connection's database
     return (f"SELECT {sql.columns(Assignment, 'a')}, {sql.columns(ComparisonItem, 'i')} "
-            f"FROM {_table(Assignment)} a JOIN {_table(ComparisonItem)} i ON i.id = a.item_id "
-            "WHERE i.study_id = %s AND a.annotator_id = %s AND a.completed_at IS NULL ORDER BY a.assigned_at, a.id LIMIT 1")
+            f"FROM {sql.table(Assignment)} a JOIN {sql.table(ComparisonItem)} i ON i.id = a.item_id WHERE {where}")
 
 
-@cache
-def _assignment_for_sql(vendor: str) -> str:
-    del vendor
-    return (f"SELECT {sql.columns(Assignment, 'a')}, {sql.columns(ComparisonItem, 'i')} "
-            f"FROM {_table(Assignment)} a JOIN {_table(ComparisonItem)} i ON i.id = a.item_id "
-            "WHERE i.study_id = %s AND i.public_id = %s AND a.annotator_id = %s")
+_OPEN = "i.study_id = %s AND a.annotator_id = %s AND a.completed_at IS NULL ORDER BY a.assigned_at, a.id LIMIT 1"
+_JUDGED = "i.study_id = %s AND i.public_id = %s AND a.annotator_id = %s"
 
 
 @cache
@@ -316,19 +312,15 @@ def _claim_sql(vendor: str, one_prompt_per_annotator: bool, lock: str) -> str:
     """The next item for an annotator: room left, not theirs already (nor, in a one-prompt study, a prompt they
     were handed), shared items first, then the least assigned, then the stored random order (item_claim_rows_idx)."""
     del vendor
-    assignments = _table(Assignment)
+    assignments = sql.table(Assignment)
     # A probe of the unique (study, prompt_row, annotator) index per item passed over; `NOT IN (subquery)` had SQLite
     # build the annotator's whole list of prompts first, on every claim (0.49 -> 0.07 ms at 1,118 verdicts).
     seen = (f" AND NOT EXISTS (SELECT 1 FROM {assignments} s WHERE s.study_id = %s AND s.prompt_row_id = i.row_id "
             "AND s.annotator_id = %s)") if one_prompt_per_annotator else ""
-    return (f"SELECT {sql.columns(ComparisonItem, 'i')} FROM {_table(ComparisonItem)} i "
+    return (f"SELECT {sql.columns(ComparisonItem, 'i')} FROM {sql.table(ComparisonItem)} i "
             "WHERE i.assigned_count < i.capacity AND i.study_id = %s "
             f"AND NOT EXISTS (SELECT 1 FROM {assignments} m WHERE m.annotator_id = %s AND m.item_id = i.id){seen} "
             f"ORDER BY i.is_shared DESC, i.assigned_count, i.order_key LIMIT 1{lock}")
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
 
 
 def _assignment_with_item(row) -> Assignment:
@@ -340,7 +332,7 @@ def _assignment_with_item(row) -> Assignment:
 def current_assignment(*, study: Study, annotator) -> Assignment | None:
     """The item this annotator has open (assigned, not yet judged), or a newly claimed one; None when done."""
     _check_open(study, annotator)
-    rows = sql.fetch(_open_assignment_sql(connection.vendor), [study.pk, annotator.pk])
+    rows = sql.fetch(_assignment_with_item_sql(connection.vendor, _OPEN), [study.pk, annotator.pk])
     if rows:
         return _assignment_with_item(rows[0])
     for _ in range(5):
@@ -353,14 +345,17 @@ def current_assignment(*, study: Study, annotator) -> Assignment | None:
 
 def _claim(*, study: Study, annotator) -> Assignment | None:
     params = [study.pk, annotator.pk] + ([study.pk, annotator.pk] if study.one_prompt_per_annotator else [])
+
+    def candidates(lock: str) -> list[tuple]:
+        return sql.fetch(_claim_sql(connection.vendor, study.one_prompt_per_annotator, lock), params)
+
     with transaction.atomic():
         if connection.features.has_select_for_update_skip_locked:
             # Skip items another annotator is claiming right now; when that leaves nothing, wait for their
             # locks instead, so "no item" always means none is left for this annotator (not "all busy").
-            rows = (sql.fetch(_claim_sql(connection.vendor, study.one_prompt_per_annotator, " FOR UPDATE OF i SKIP LOCKED"), params)
-                    or sql.fetch(_claim_sql(connection.vendor, study.one_prompt_per_annotator, " FOR UPDATE OF i"), params))
+            rows = candidates(" FOR UPDATE OF i SKIP LOCKED") or candidates(" FOR UPDATE OF i")
         else:
-            rows = sql.fetch(_claim_sql(connection.vendor, study.one_prompt_per_annotator, ""), params)
+            rows = candidates("")
         if not rows:
             return None
         item = sql.instance(ComparisonItem, rows[0])
@@ -368,23 +363,12 @@ def _claim(*, study: Study, annotator) -> Assignment | None:
         fields = {"item_id": item.pk, "annotator_id": annotator.pk, "study_id": study.pk,
                   "prompt_row_id": item.row_id if study.one_prompt_per_annotator else None, "assigned_at": now, "shown_at": now}
         pk = sql.insert(Assignment, fields)  # a second claim of the item or prompt: IntegrityError, the caller tries again
-        sql.execute(_count_claim_sql(connection.vendor), [item.pk])  # past capacity: IntegrityError (item_not_over_filled)
+        # Past capacity: IntegrityError (the item_not_over_filled check).
+        sql.execute(f"UPDATE {sql.table(ComparisonItem)} SET assigned_count = assigned_count + 1 WHERE id = %s", [item.pk])
         assignment = Assignment(pk=pk, **fields)
         assignment._state.adding, assignment._state.db = False, connection.alias
         assignment.item = item
         return assignment
-
-
-@cache
-def _count_claim_sql(vendor: str) -> str:
-    del vendor
-    return f"UPDATE {_table(ComparisonItem)} SET assigned_count = assigned_count + 1 WHERE id = %s"
-
-
-@cache
-def _complete_sql(vendor: str) -> str:
-    del vendor
-    return f"UPDATE {_table(Assignment)} SET completed_at = %s WHERE id = %s AND completed_at IS NULL"
 
 
 @dataclass(frozen=True)
@@ -395,7 +379,7 @@ class Recorded:
 
 def _assignment_for(study: Study, item_public_id, annotator) -> Assignment:
     try:
-        rows = sql.fetch(_assignment_for_sql(connection.vendor),
+        rows = sql.fetch(_assignment_with_item_sql(connection.vendor, _JUDGED),
                          [study.pk, sql.db_value(ComparisonItem, "public_id", item_public_id), annotator.pk])
     except ValidationError:
         rows = []  # not an item id at all
@@ -409,7 +393,8 @@ def _assignment_for(study: Study, item_public_id, annotator) -> Assignment:
 def _complete(assignment: Assignment, now) -> None:
     """Close the assignment after the verdict is stored. Were this lost (a crash in between), the
     item would come back to the annotator, whose resubmit finds the stored verdict and closes it."""
-    sql.execute(_complete_sql(connection.vendor), [sql.db_value(Assignment, "completed_at", now), assignment.pk])
+    sql.execute(f"UPDATE {sql.table(Assignment)} SET completed_at = %s WHERE id = %s AND completed_at IS NULL",
+                [sql.db_value(Assignment, "completed_at", now), assignment.pk])
 
 
 def _store_once(model, answer: str, *, item, annotator, values: dict, now) -> tuple[str, bool]:
