@@ -277,6 +277,9 @@ LIMA_MAX_UPLOAD_BYTES = env.int("LIMA_MAX_UPLOAD_BYTES", default=256 * 1024 * 10
 # A community dump uploaded from the browser (Imports page): streamed to disk under LIMA_DUMPS_DIR/uploads/.
 LIMA_MAX_DUMP_UPLOAD_BYTES = env.int("LIMA_MAX_DUMP_UPLOAD_BYTES", default=4 * 1024 * 1024 * 1024)
 LIMA_MAX_LINE_BYTES = env.int("LIMA_MAX_LINE_BYTES", default=16 * 1024 * 1024)
+# The judgments export on PostgreSQL runs this many COPY statements at once, each on its own connection, all
+# reading one snapshot (as pg_dump -j does); the server's formatting is what limits an export (bench_exports).
+LIMA_EXPORT_CONNECTIONS = env.int("LIMA_EXPORT_CONNECTIONS", default=2)
 LIMA_MAX_DECOMPRESSION_RATIO = env.int("LIMA_MAX_DECOMPRESSION_RATIO", default=1000)
 LIMA_MAX_XML_ELEMENTS = env.int("LIMA_MAX_XML_ELEMENTS", default=200_000_000)
 # An import job whose progress has not moved for this long (its worker died or hangs) is marked failed.

@@ -76,7 +76,7 @@ def write_exports(study, out: Path) -> None:
 
     for fmt, raw, identities in EXPORTS:
         chunks = study_export_chunks(study, "judgments", fmt, identities=identities, raw=raw)
-        (out / f"judgments-{int(raw)}{int(identities)}.{fmt}").write_bytes("".join(chunks).encode())
+        (out / f"judgments-{int(raw)}{int(identities)}.{fmt}").write_bytes(b"".join(chunks))
 
 
 def main(out: str) -> None:

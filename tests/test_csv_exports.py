@@ -147,7 +147,7 @@ def test_postgres_formatted_judgments_csv_is_the_python_file_byte_for_byte(resea
     for seconds, judgment in zip((20.0, 0.5, 12.25, None, 3.0), Judgment.objects.filter(item__study=study).order_by("pk")):
         Judgment.objects.filter(pk=judgment.pk).update(seconds=seconds)
     from_python = "".join(exports.csv_chunks(exports.judgment_export(study, identities=True), raw=raw))
-    from_postgres = "".join(exports.postgres_judgment_csv(study, identities=True, raw=raw))
+    from_postgres = b"".join(exports.postgres_judgment_csv(study, identities=True, raw=raw)).decode()
     assert from_postgres == from_python
     assert len(read_csv(from_postgres)) == expected_rows(study, "judgments") + 1
 
@@ -239,7 +239,8 @@ def test_the_judgments_export_is_the_same_file_on_postgresql_and_sqlite(tmp_path
             if not raw:
                 assert "'=HYPERLINK" in text and "'+1+1" in text and "'\tstarts with a tab" in text
             assert (f"{'' if raw else chr(39)}@crowd" in text) == identities  # usernames only when asked for
-        else:  # JSON: the same records, value for value (PostgreSQL spaces its objects its own way)
+        else:  # JSON: the same lines, byte for byte (PostgreSQL writes json.dumps' spacing and escapes), and the records
+            assert from_postgresql == from_sqlite, name
             parsed = [[json.loads(line) for line in data.decode().split("\n") if line] for data in (from_postgresql, from_sqlite)]
             assert parsed[0] == parsed[1] and len(parsed[0]) == 3 * len(export_twin.TRICKY)
             assert {"\rstarts with CR", "a\r\nCRLF"} <= {record["reason"] for record in parsed[0]}

@@ -281,7 +281,7 @@ def test_postgres_formatted_judgments_csv_matches_the_python_writer(researcher, 
     Judgment.objects.filter(pk=Judgment.objects.filter(item__study=study).first().pk).update(
         reason='Both fine, but "B" rambles;\nA is crisp\r\nreally')
     from_python = list(csv.reader(io.StringIO("".join(exports.encoded(exports.judgment_export(study), "csv")))))
-    from_postgres = list(csv.reader(io.StringIO("".join(exports.postgres_judgment_csv(study)))))
+    from_postgres = list(csv.reader(io.StringIO(b"".join(exports.postgres_judgment_csv(study)).decode())))
     seconds = JUDGMENT_COLUMN_INDEX["seconds"]
     for row in from_python[1:] + from_postgres[1:]:
         row[seconds] = float(row[seconds]) if row[seconds] else None  # 20.0 in Python is 20 in PostgreSQL

@@ -2,7 +2,8 @@
 
 Each export is a header plus a generator of rows read with a server-side cursor
 (`.iterator(chunk_size=...)` over `values_list`), so memory stays flat however many judgments a
-study has; the views wrap the generator in a `StreamingHttpResponse`. Small per-study lookups
+study has; the views wrap the generator in a `StreamingHttpResponse`. On PostgreSQL the judgments
+export (the big one) is written by PostgreSQL instead, the same bytes (see below). Small per-study lookups
 (model names of the runs, annotators) are read once up front: they grow with the number of
 models and annotators, never with the number of rows.
 
@@ -29,6 +30,7 @@ import hmac
 import io
 import json
 import queue
+import struct
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -295,14 +297,23 @@ def encoded(export: Export, fmt: str, *, raw: bool = False) -> Iterator[str]:
 
 # --- the judgments export by PostgreSQL ------------------------------------------------------------
 #
-# The judgments export is the big one (a million rows of ~1.2 KB in a large study). On PostgreSQL the
-# CSV is COPY's own (`COPY (SELECT ...) TO STDOUT (FORMAT csv, HEADER)`: RFC 4180 quoting by the server,
-# no per-field work in Python) and the JSONL is one json_build_object per row read through a server-side
-# cursor. Both are the Python writer's file: the SELECT does what csv_chunks does in Python (formula
-# neutralisation unless raw, an empty text written bare like a missing value, floats as Python writes them),
-# and the only per-row work left here is COPY's LF record end turned into RFC 4180's CRLF.
+# The judgments export is the big one (a million rows of ~1.2 KB in a large study). A row is an item's columns
+# (study ... length_b: the prompt and both responses, ~1.2 KB) followed by one judgment's (verdict ... created_at,
+# ~100 bytes), and a study has several judgments per item (its overlap). So PostgreSQL writes each item's part
+# once, already as the file's bytes, and each judgment's part the same way; an item's judgment parts come as one
+# value, joined by a NUL byte (which no PostgreSQL text can hold). The COPY is binary, so the server adds no
+# escaping of its own: COPY's CSV escaping of 1.2 KB per row was most of the server's time (~170k rows/s at best,
+# bench/bench_exports.py). Python's work is per item, not per row: the item's part is put in front of each of its
+# judgment parts by one bytes.replace.
 #
-# psycopg2 (the project's driver) has no streaming COPY: copy_expert writes every row into a file object
+# The bytes are the Python writer's file: for CSV, cells quoted as Python's csv writer quotes them (a comma, a
+# double quote, CR or LF), text cells neutralised unless raw, floats as Python writes them; for JSONL, the line
+# json.dumps(record, ensure_ascii=False) writes (", " and ": " between items, the same escapes). What belongs to
+# an item is computed once per item in a materialised CTE walked in item order, and each item's judgments are read
+# beside it through the (item, annotator) unique index; the names of models and annotators are a handful of
+# constants, encoded (and neutralised) in Python into the parameters; a verdict is one of five fixed words.
+#
+# psycopg2 (the project's driver) has no streaming COPY: copy_expert writes every COPY message into a file object
 # and returns at the end. It runs in a thread writing into a small bounded queue that this generator drains,
 # so memory stays flat and a slow client holds the COPY back. (psycopg 3's cursor.copy() streams without the
 # thread; installing psycopg 3 makes Django use it for every connection, a driver change for the whole project.)
@@ -310,19 +321,8 @@ def encoded(export: Export, fmt: str, *, raw: bool = False) -> Iterator[str]:
 _FORMULA_STARTS = "ARRAY[" + ", ".join(f"chr({ord(c)})" for c in FORMULA_PREFIXES) + "]"
 COPY_QUEUE_PIECES = 8  # pieces of ~FLUSH_BYTES waiting for the client at most
 _CRLF = LINE_TERMINATOR.encode()
-
-
-def _neutralised(expression: str) -> str:
-    """SQL for csv_cells.neutralised: a leading single quote on a formula-leading text."""
-    return f"CASE WHEN left({expression}, 1) = ANY ({_FORMULA_STARTS}) THEN chr({ord(NEUTRALISING_PREFIX)}) || ({expression}) ELSE ({expression}) END"
-
-
-def _csv_text(expression: str, *, raw: bool) -> str:
-    """SQL for one text cell as csv_chunks writes it: neutralised unless raw; empty as NULL, so COPY writes it bare
-    (COPY quotes an empty string to tell it from NULL, Python's csv writer does not)."""
-    return f"NULLIF({expression if raw else _neutralised(expression)}, '')"
-
-
+_ITEM_PART = JUDGMENT_COLUMNS[:JUDGMENT_COLUMNS.index("verdict")]  # the columns written once per item
+_BASELINE = "(m.runs ->> q.x_baseline_run::text)"
 # Python writes a float with a fractional part always (20.0); PostgreSQL writes 20. An integral value below 1e15
 # (PostgreSQL writes those without an exponent) gets ".0"; a comparison, where a regexp_replace per row was a third
 # of the whole export's time.
@@ -330,39 +330,102 @@ _PYTHON_FLOAT = ("CASE WHEN j.seconds = trunc(j.seconds) AND abs(j.seconds) < 1e
                  "THEN j.seconds::text || '.0' ELSE j.seconds::text END")
 _ISO_UTC = "to_char(j.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
 
-# The judgments export's SQL does each piece of work where it is cheapest (bench/bench_exports.py: 1,000,000
-# rows, ten judgments per item). What belongs to an item (its texts and their neutralisation, the prompt, the
-# responses' lengths) is computed once per item in a materialised CTE walked in item order, and each item's
-# judgments are read beside it through the (item, annotator) unique index; the names of models and annotators
-# are a handful of constants, written (and neutralised) in Python into the parameters; a verdict is one of five
-# fixed words that no spreadsheet reads as a formula, so it is written as stored.
-_COLUMNS = "<columns>"  # where the SELECT list goes in _judgment_rows_sql's statement
-_ITEM_CELLS = {
-    # CTE column: (SQL over the per-item row q, whether it is a text cell that a spreadsheet could run)
-    "x_prompt": ("q.x_prompt::text", True),
-    "x_text_a": ("q.x_text_a", True),
-    "x_text_b": ("q.x_text_b", True),
-}
+
+def _neutralised(expression: str) -> str:
+    """SQL for csv_cells.neutralised: a leading single quote on a formula-leading text."""
+    return f"CASE WHEN left({expression}, 1) = ANY ({_FORMULA_STARTS}) THEN chr({ord(NEUTRALISING_PREFIX)}) || ({expression}) ELSE ({expression}) END"
 
 
-def _names(study: Study, *, identities: bool, neutralise: bool) -> tuple[dict[str, str], dict[str, str], dict[str, str], str]:
-    """(runs, annotator names, annotator groups, target model) as the file writes them: neutralised for a CSV
-    read by people, as stored for a raw CSV and JSONL."""
+def _csv_cell(expression: str, *, raw: bool = True) -> str:
+    """SQL for one text cell as csv_chunks writes it: neutralised unless raw, then quoted (quotes doubled) where it
+    holds a comma, a double quote, CR or LF, as csv_cells.csv_writer quotes; NULL as an empty cell. (strpos, not a
+    regular expression: a 1 KB response is scanned several times faster, and prose mostly has a comma early.)"""
+    value = f"({expression if raw else _neutralised(expression)})"
+    special = " OR ".join(f"strpos({value}, {char}) > 0" for char in ("','", "'\"'", "chr(10)", "chr(13)"))
+    return f"""COALESCE(CASE WHEN {special} THEN '"' || replace({value}, '"', '""') || '"' ELSE {value} END, '')"""
+
+
+def _csv_cell_text(text: str) -> str:
+    """One cell as csv_cells.csv_writer writes it (for the names sent as parameters)."""
+    buffer = io.StringIO()
+    csv_writer(buffer).writerow([text, ""])
+    return buffer.getvalue()[:-len(LINE_TERMINATOR) - 1]
+
+
+def _json(expression: str, *, empty: str = "null") -> str:
+    """SQL for a value as json.dumps writes it: to_json escapes the characters json.dumps escapes, the same way."""
+    return f"COALESCE(to_json({expression})::text, '{empty}')"
+
+
+def _sql_concat(cells: list[tuple[str, str | None]], *, json_keys: bool, trailing: bool) -> str:
+    """concat() of the cells in order: `v1,v2` (CSV) or `"k1": v1, "k2": v2` (JSON); a cell whose SQL is None is
+    written by the one before it. `trailing`: with a separator after the last, so that an item part and a judgment
+    part join without one."""
+    separator = "', '" if json_keys else "','"
+    pieces: list[str] = []
+    for key, value in cells:
+        if value is not None:
+            pieces += [f"'\"{key}\": '", value, separator] if json_keys else [value, separator]
+    return f"concat({', '.join(pieces if trailing else pieces[:-1])})"
+
+
+def _judgment_cells(study: Study, fmt: str) -> dict[str, str | None]:
+    """column -> SQL writing its cell over the item row q (CSV text cells already neutralised unless raw: q.c_*),
+    the judgment j and the names m; None where the cell before writes this one too (an annotator's name and group
+    are one lookup)."""
+    length_a = "CASE WHEN q.x_target_is_a THEN q.x_target_len ELSE q.x_baseline_len END"
+    length_b = "CASE WHEN q.x_target_is_a THEN q.x_baseline_len ELSE q.x_target_len END"
+    model_a = f"CASE WHEN q.x_target_is_a THEN m.target ELSE {_BASELINE} END"
+    model_b = f"CASE WHEN q.x_target_is_a THEN {_BASELINE} ELSE m.target END"
+    person = "m.people ->> j.annotator_id::text"
+    if fmt == "csv":
+        return {
+            "study": str(int(study.pk)), "item": "q.x_item", "prompt_id": "q.x_position", "prompt": _csv_cell("q.c_prompt"),
+            "target_model": "m.target", "baseline_model": _BASELINE, "model_a": model_a, "model_b": model_b,
+            "response_a": _csv_cell("q.c_text_a"), "response_b": _csv_cell("q.c_text_b"), "length_a": length_a,
+            "length_b": length_b, "verdict": "j.side", "verdict_model_terms": "j.verdict",
+            "annotator": f"COALESCE({person}, ',')", "annotator_group": None, "seconds": _PYTHON_FLOAT,
+            "reason": "CASE WHEN j.reason = '' THEN '' ELSE <reason> END", "created_at": _ISO_UTC,
+        }
+    missing = "'\"\"'"  # a name the Python writer looks up with a default of ""
+    return {
+        "study": str(int(study.pk)), "item": _json("q.x_item"), "prompt_id": _json("q.x_position"),
+        "prompt": "COALESCE(q.x_prompt::text, 'null')", "target_model": "m.target",
+        "baseline_model": f"COALESCE({_BASELINE}, {missing})", "model_a": f"COALESCE({model_a}, {missing})",
+        "model_b": f"COALESCE({model_b}, {missing})", "response_a": _json("q.x_text_a"), "response_b": _json("q.x_text_b"),
+        "length_a": _json(length_a), "length_b": _json(length_b), "verdict": _json("j.side"),
+        "verdict_model_terms": _json("j.verdict"), "annotator": f"COALESCE({person}, '\"\", \"annotator_group\": \"\"')",
+        "annotator_group": None, "seconds": f"COALESCE({_PYTHON_FLOAT}, 'null')", "reason": _json("j.reason"),
+        "created_at": _json(_ISO_UTC),
+    }
+
+
+def _names(study: Study, *, identities: bool, fmt: str, raw: bool) -> tuple[dict[str, str], dict[str, str], str]:
+    """(run -> model, annotator -> name and group, target model), as the file writes them: CSV cells (neutralised
+    unless raw), or JSON values; an annotator's as the two cells, `name,group` or `"name", "annotator_group": "group"`."""
+    if fmt == "csv":
+        encode = _csv_cell_text if raw else (lambda name: _csv_cell_text(neutralised(name)))
+        between = ","
+    else:
+        encode = lambda name: json.dumps(name, ensure_ascii=False)  # noqa: E731
+        between = ', "annotator_group": '
     labels = annotator_labels(study, identities=identities)
     models = _run_models(study)
-    cell = neutralised if neutralise else (lambda text: text)
-    return ({str(pk): cell(name) for pk, name in models.items()},
-            {str(pk): cell(name) for pk, (name, _) in labels.items()},
-            {str(pk): cell(group) for pk, (_, group) in labels.items()},
-            cell(models.get(study.target_run_id, "")))
+    return ({str(pk): encode(name) for pk, name in models.items()},
+            {str(pk): encode(name) + between + encode(group) for pk, (name, group) in labels.items()},
+            encode(models.get(study.target_run_id, "")))
 
 
-def _judgment_rows_sql(study: Study, *, identities: bool, cells: str) -> tuple[str, list[Any]]:
-    """(WITH ... FROM clause, parameters) of the judgments export, shared by CSV and JSONL; rows come out in the
-    Python writer's order (item, then annotator). `cells`: "neutralised" or "raw" CSV cells, or "json" values."""
-    runs, names, groups, target = _names(study, identities=identities, neutralise=cells == "neutralised")
+def _judgment_copy_sql(study: Study, fmt: str, *, identities: bool = False, raw: bool = False,
+                       ids: tuple[int | None, int | None] = (None, None), names=None) -> tuple[str, list[Any]]:
+    """(COPY statement, parameters): per item, in the Python writer's order (item, then annotator), the item's part
+    of its lines and its judgments' parts joined by NUL, in binary format. `ids`: only the items with
+    low <= id < high (None: unbounded); `names`: _names(...) when the caller has read them already."""
+    runs, people, target = names or _names(study, identities=identities, fmt=fmt, raw=raw)
+    low, high = ids
     items = (
         ComparisonItem.objects.filter(study=study, attention_check="")
+        .filter(**({} if low is None else {"id__gte": low}), **({} if high is None else {"id__lt": high}))
         .order_by()
         .annotate(
             x_item=Cast("public_id", TextField()), x_position=F("row__position"), x_prompt=F("row__conversations"),
@@ -373,145 +436,237 @@ def _judgment_rows_sql(study: Study, *, identities: bool, cells: str) -> tuple[s
                      "x_target_len", "x_baseline_len")
     )
     items_sql, items_params = items.query.sql_with_params()
-    per_item = ["q.id AS x_item_id", "q.x_item", "q.x_position", "q.x_baseline_run", "q.x_target_is_a", "q.x_target_len",
-                "q.x_baseline_len"]
-    for column, (value, text) in _ITEM_CELLS.items():
-        if cells == "json":
-            value = f"q.{column}"
-        elif text:
-            value = _csv_text(value, raw=cells == "raw")
-        per_item.append(f"{value} AS {column}")
-    sql = (f"WITH i AS MATERIALIZED (SELECT {', '.join(per_item)} FROM ({items_sql}) q ORDER BY q.id), "
-           f"m AS (SELECT %s::jsonb AS runs, %s::jsonb AS names, %s::jsonb AS groups, %s::text AS target) "
-           f"SELECT {_COLUMNS} FROM i CROSS JOIN m CROSS JOIN LATERAL (SELECT * FROM {Judgment._meta.db_table} "
-           f"WHERE item_id = i.x_item_id ORDER BY annotator_id) j")
-    return sql, [*items_params, json.dumps(runs), json.dumps(names), json.dumps(groups), target]
+    shown = (lambda expression: expression) if raw else _neutralised
+    cells = _judgment_cells(study, fmt)
+    if fmt == "csv":
+        cells["reason"] = cells["reason"].replace("<reason>", _csv_cell(shown("j.reason")))
+    json_keys = fmt == "jsonl"
+    head = _sql_concat([(name, cells[name]) for name in _ITEM_PART], json_keys=json_keys, trailing=True)
+    tail = _sql_concat([(name, cells[name]) for name in JUDGMENT_COLUMNS[len(_ITEM_PART):]], json_keys=json_keys, trailing=False)
+    if json_keys:
+        head, tail = f"'{{' || {head}", f"{tail} || '}}'"
+    item_texts = (f"{shown('q.x_prompt::text')} AS c_prompt, {shown('q.x_text_a')} AS c_text_a, "
+                  f"{shown('q.x_text_b')} AS c_text_b")  # neutralised once, read by the cell's several tests
+    sql = (f"WITH m AS (SELECT %s::jsonb AS runs, %s::jsonb AS people, %s::text AS target), "
+           f"i AS MATERIALIZED (SELECT q.id, {head} AS head FROM (SELECT q.*, {item_texts} FROM ({items_sql}) q) q "
+           f"CROSS JOIN m ORDER BY q.id) "
+           f"SELECT i.head, x.tails FROM i CROSS JOIN m CROSS JOIN LATERAL (SELECT string_agg(convert_to({tail}, 'UTF8'), "
+           f"'\\x00'::bytea ORDER BY j.annotator_id) AS tails FROM {Judgment._meta.db_table} j "
+           f"WHERE j.item_id = i.id) x WHERE x.tails IS NOT NULL")
+    return f"COPY ({sql}) TO STDOUT (FORMAT binary)", [json.dumps(runs), json.dumps(people), target, *items_params]
 
 
-_BASELINE = "(m.runs ->> i.x_baseline_run::text)"
-_JUDGMENT_VALUES = {
-    # column: (SQL of the value, whether it is a per-judgment text cell that a spreadsheet could run; the per-item
-    # texts are neutralised in the CTE, the names in Python)
-    "item": ("i.x_item", False),
-    "prompt_id": ("i.x_position", False),
-    "prompt": ("i.x_prompt", False),
-    "target_model": ("NULLIF(m.target, '')", False),
-    "baseline_model": (f"NULLIF({_BASELINE}, '')", False),
-    "model_a": (f"NULLIF(CASE WHEN i.x_target_is_a THEN m.target ELSE {_BASELINE} END, '')", False),
-    "model_b": (f"NULLIF(CASE WHEN i.x_target_is_a THEN {_BASELINE} ELSE m.target END, '')", False),
-    "response_a": ("i.x_text_a", False),
-    "response_b": ("i.x_text_b", False),
-    "length_a": ("CASE WHEN i.x_target_is_a THEN i.x_target_len ELSE i.x_baseline_len END", False),
-    "length_b": ("CASE WHEN i.x_target_is_a THEN i.x_baseline_len ELSE i.x_target_len END", False),
-    "verdict": ("j.side", False),
-    "verdict_model_terms": ("j.verdict", False),
-    "annotator": ("NULLIF(m.names ->> j.annotator_id::text, '')", False),
-    "annotator_group": ("NULLIF(m.groups ->> j.annotator_id::text, '')", False),
-    "seconds": (_PYTHON_FLOAT, False),
-    "reason": ("j.reason", True),
-    "created_at": (_ISO_UTC, False),
-}
-# JSONL writes the values as stored: no NULL for an empty text, the prompt as JSON, seconds as a number.
-_JSON_VALUES = {**{name: value for name, (value, _) in _JUDGMENT_VALUES.items()}, "prompt": "i.x_prompt", "target_model": "m.target", "baseline_model": _BASELINE,
-                "model_a": f"CASE WHEN i.x_target_is_a THEN m.target ELSE {_BASELINE} END",
-                "model_b": f"CASE WHEN i.x_target_is_a THEN {_BASELINE} ELSE m.target END",
-                "annotator": "(m.names ->> j.annotator_id::text)", "annotator_group": "(m.groups ->> j.annotator_id::text)",
-                "seconds": "j.seconds"}
+_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+_INT16 = struct.Struct("!h")
+_INT32 = struct.Struct("!i")
 
 
-def _judgment_copy_sql(study: Study, *, identities: bool, raw: bool) -> tuple[str, list[Any]]:
-    select, params = _judgment_rows_sql(study, identities=identities, cells="raw" if raw else "neutralised")
-    columns = [f"{int(study.pk)} AS study"] + [
-        f"{_csv_text(value, raw=raw) if text else value} AS {name}" for name, (value, text) in _JUDGMENT_VALUES.items()]
-    return f"COPY ({select.replace(_COLUMNS, ', '.join(columns))}) TO STDOUT (FORMAT csv, HEADER)", params
+class _ItemLines:
+    """Reads COPY's binary format (a header; per tuple an int16 field count, then per field an int32 length and the
+    bytes; int16 -1 at the end) of (item part, judgment parts joined by NUL) tuples, in whatever pieces it arrives,
+    and hands out the lines in pieces of about FLUSH_BYTES."""
+
+    def __init__(self, put, line_end: bytes) -> None:
+        self.put, self.line_end = put, line_end
+        self.pending = b""
+        self.header = True
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def write(self, data: bytes) -> None:
+        buffer = self.pending + data if self.pending else data
+        position, end = 0, len(buffer)
+        if self.header:
+            if end < 19:
+                self.pending = buffer
+                return
+            if buffer[:11] != _COPY_SIGNATURE:
+                raise ValueError("not a binary COPY")
+            position = 19 + _INT32.unpack_from(buffer, 15)[0]  # after the header extension
+            if end < position:
+                self.pending = buffer
+                return
+            self.header = False
+        line_end = self.line_end
+        while position + 2 <= end:
+            (fields,) = _INT16.unpack_from(buffer, position)
+            if fields == -1:  # the trailer
+                position += 2
+                break
+            if position + 6 > end:
+                break
+            (length,) = _INT32.unpack_from(buffer, position + 2)
+            at = position + 6 + length
+            if at + 4 > end:
+                break
+            head = buffer[position + 6:at]
+            (length,) = _INT32.unpack_from(buffer, at)
+            if at + 4 + length > end:
+                break
+            tails = buffer[at + 4:at + 4 + length]
+            position = at + 4 + length
+            lines = tails.replace(b"\x00", line_end + head)
+            self.parts += (head, lines, line_end)
+            self.size += len(lines)
+            if self.size >= FLUSH_BYTES:
+                self.flush()
+        self.pending = buffer[position:]
+
+    def flush(self) -> None:
+        if self.parts:
+            self.put(b"".join(self.parts))  # UTF-8: the connection's encoding (Django sets it)
+            self.parts, self.size = [], 0
 
 
-def _copy_out(sql: str, params: list[Any], *, line_end: bytes = _CRLF, unescape: bool = False) -> Iterator[str]:
-    """COPY ... TO STDOUT as text in pieces of about FLUSH_BYTES, records ending in `line_end` (CSV: CRLF, see above).
-    `unescape`: the COPY is in text format, whose only escape that a JSON line can meet is a doubled backslash."""
-    connection.ensure_connection()
-    driver = connection.connection
-    with driver.cursor() as cursor:
-        statement = cursor.mogrify(sql, params).decode()  # copy_expert takes no parameters
-    pieces: queue.Queue[str | None] = queue.Queue(maxsize=COPY_QUEUE_PIECES)
+ITEMS_PER_COPY = 1000  # items per COPY statement when an export runs on several connections
+STREAM_PIECES = 256  # pieces of ~FLUSH_BYTES (16 MB) that one connection may read ahead of the client
+
+
+def _item_ranges(study: Study) -> list[tuple[int | None, int | None]]:
+    """The study's item ids cut into ranges of ITEMS_PER_COPY items, covering every id (the first and last are
+    open), so that items added since still fall in one."""
+    table = ComparisonItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM {table} WHERE study_id = %s) s "
+                       f"WHERE n %% %s = 1 AND n > 1 ORDER BY id", [study.pk, ITEMS_PER_COPY])
+        cuts = [row[0] for row in cursor.fetchall()]
+    return list(zip([None, *cuts], [*cuts, None]))
+
+
+def _private_connections(count: int) -> list[Any]:
+    """`count` new driver connections with Django's settings, each in a read-only REPEATABLE READ transaction
+    reading the first one's snapshot, so that together they read one state of the database."""
+    params = connection.get_connection_params()
+    opened = []
+    try:
+        for _ in range(count):
+            driver = connection.get_new_connection(params)
+            driver.set_session(isolation_level="REPEATABLE READ", readonly=True)
+            opened.append(driver)
+        with opened[0].cursor() as cursor:
+            cursor.execute("SELECT pg_export_snapshot()")
+            (snapshot,) = cursor.fetchone()
+        for driver in opened[1:]:
+            with driver.cursor() as cursor:
+                cursor.execute("SET TRANSACTION SNAPSHOT %s", [snapshot])
+    except BaseException:
+        for driver in opened:
+            driver.close()
+        raise
+    return opened
+
+
+class _Stopped(Exception):
+    """The client went away: ends the COPY."""
+
+
+_END = object()  # after each statement's pieces
+
+
+def _copy_out(statements: list[tuple[str, list[Any]]], *, first: bytes, line_end: bytes) -> Iterator[bytes]:
+    """The lines of binary COPYs of (item part, judgment parts) tuples, statement after statement, after `first` (a
+    header or nothing), in UTF-8 pieces of about FLUSH_BYTES (as the server sent them: nothing decoded here and
+    encoded again for the response).
+
+    Inside a transaction (the caller's writes must be seen) one statement runs on Django's connection. Otherwise
+    up to LIMA_EXPORT_CONNECTIONS private connections sharing one snapshot run the statements in turns (statement
+    k on connection k mod n), each reading ahead into its own bounded queue while the client drains the one whose
+    turn it is: memory stays bounded, and a slow client holds the COPYs back.
+    """
+    shared = connection.in_atomic_block
+    streams = 1 if shared else max(1, min(settings.LIMA_EXPORT_CONNECTIONS, len(statements)))
+    if shared:
+        connection.ensure_connection()
+        drivers = [connection.connection]
+    else:
+        drivers = _private_connections(streams)
+    queues = [queue.Queue(maxsize=COPY_QUEUE_PIECES if streams == 1 else STREAM_PIECES) for _ in range(streams)]
     stop = threading.Event()
     failure: list[BaseException] = []
 
-    class Stopped(Exception):
-        """The client went away: ends the COPY."""
+    def copy(number: int) -> None:
+        driver, pieces = drivers[number], queues[number]
 
-    class Records:
-        def __init__(self) -> None:
-            self.parts: list[bytes] = []
-            self.size = 0
-
-        def write(self, record: bytes) -> None:  # psycopg2 hands over one record (one COPY data message) per call
+        def put(piece: str) -> None:
             if stop.is_set():
-                raise Stopped
-            self.parts.append(record[:-1])
-            self.size += len(record)
-            if self.size >= FLUSH_BYTES:
-                self.flush()
+                raise _Stopped
+            pieces.put(piece)
 
-        def flush(self) -> None:
-            if self.parts:
-                self.parts.append(b"")
-                piece = line_end.join(self.parts)
-                pieces.put((piece.replace(b"\\\\", b"\\") if unescape else piece).decode())  # the connection's encoding is UTF8 (Django sets it)
-                self.parts, self.size = [], 0
-
-    def copy() -> None:
         try:
-            records = Records()
             with driver.cursor() as cursor:
-                cursor.copy_expert(statement, records)
-            records.flush()
+                # The statement's estimated cost makes PostgreSQL compile it with LLVM first (~0.8 s for ~95
+                # expressions that then run once per item, more than the JIT code saves) and start parallel workers
+                # for each range's few items (~30 ms each, on cores the other connections use).
+                scope = "LOCAL " if shared else ""
+                cursor.execute(f"SET {scope}jit = off; SET {scope}max_parallel_workers_per_gather = 0")
+                for sql, params in statements[number::streams]:
+                    lines = _ItemLines(put, line_end)
+                    cursor.copy_expert(cursor.mogrify(sql, params).decode(), lines)  # copy_expert takes no parameters
+                    lines.flush()
+                    put(_END)
         except BaseException as exc:  # handed to the consumer, raised there
             failure.append(exc)
         finally:
             pieces.put(None)
 
-    worker = threading.Thread(target=copy, name="export-copy", daemon=True)
-    worker.start()
+    workers = [threading.Thread(target=copy, args=(number,), name=f"export-copy-{number}", daemon=True)
+               for number in range(streams)]
+    for worker in workers:
+        worker.start()
     finished = False
     try:
-        while (piece := pieces.get()) is not None:
-            yield piece
+        if first:
+            yield first
+        for number in range(len(statements)):
+            pieces = queues[number % streams]
+            while (piece := pieces.get()) is not _END:
+                if piece is None:  # that connection failed
+                    raise failure[0] if failure else RuntimeError("an export connection ended early")
+                yield piece
         finished = True
     finally:
         stop.set()
-        while worker.is_alive():  # let a blocked writer reach the stop flag
-            try:
-                pieces.get(timeout=0.1)
-            except queue.Empty:
-                pass
-        worker.join()
-        if not finished or failure:
+        for worker, pieces in zip(workers, queues):
+            while worker.is_alive():  # let a blocked writer reach the stop flag
+                try:
+                    pieces.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            worker.join()
+        if not shared:
+            for driver in drivers:
+                driver.close()
+        elif not finished or failure:
             connection.close()  # an interrupted COPY leaves the connection mid-protocol: the next request opens a new one
-    if failure and not isinstance(failure[0], Stopped):
+    if failure and not isinstance(failure[0], _Stopped):
         raise failure[0]
 
 
-def postgres_judgment_csv(study: Study, *, identities: bool = False, raw: bool = False) -> Iterator[str]:
-    """The judgments CSV (the same bytes as `csv_chunks(judgment_export(...))`), written by PostgreSQL's COPY."""
-    sql, params = _judgment_copy_sql(study, identities=identities, raw=raw)
-    return _copy_out(sql, params)
+def _judgment_statements(study: Study, fmt: str, *, identities: bool, raw: bool) -> list[tuple[str, list[Any]]]:
+    """The COPY statements of a judgments export: one for the whole study inside a transaction or with one
+    connection, else one per range of ITEMS_PER_COPY items."""
+    if connection.in_atomic_block or settings.LIMA_EXPORT_CONNECTIONS <= 1:
+        return [_judgment_copy_sql(study, fmt, identities=identities, raw=raw)]
+    names = _names(study, identities=identities, fmt=fmt, raw=raw)
+    return [_judgment_copy_sql(study, fmt, identities=identities, raw=raw, ids=ids, names=names) for ids in _item_ranges(study)]
 
 
-def postgres_judgment_jsonl(study: Study, *, identities: bool = False) -> Iterator[str]:
-    """The judgments JSONL (the same records as `jsonl_chunks(judgment_export(...))`), one json_build_object per row,
-    streamed by COPY in text format: json_build_object escapes every control character, so the only escaping
-    COPY adds is a doubled backslash, undone per piece (a server-side cursor handed every line to Python as a
-    row: 38k lines/s where COPY writes the CSV at 130k)."""
-    select, params = _judgment_rows_sql(study, identities=identities, cells="json")
-    values = [f"'study', {int(study.pk)}"] + [
-        f"'{name}', {value}" for name, value in _JSON_VALUES.items()]
-    sql = select.replace(_COLUMNS, f"json_build_object({', '.join(values)})::text")
-    return _copy_out(f"COPY ({sql}) TO STDOUT", params, line_end=b"\n", unescape=True)
+def postgres_judgment_csv(study: Study, *, identities: bool = False, raw: bool = False) -> Iterator[bytes]:
+    """The judgments CSV (the same bytes as `csv_chunks(judgment_export(...))`), written by PostgreSQL."""
+    header = io.StringIO()
+    csv_writer(header).writerow(JUDGMENT_COLUMNS)
+    return _copy_out(_judgment_statements(study, "csv", identities=identities, raw=raw), first=header.getvalue().encode(),
+                     line_end=_CRLF)
 
 
-def study_export_chunks(study: Study, kind: ExportKind, fmt: str, *, identities: bool = False, raw: bool = False) -> Iterator[str]:
-    """What the export views stream: the judgments export from PostgreSQL where the database is PostgreSQL, else Python's.
+def postgres_judgment_jsonl(study: Study, *, identities: bool = False) -> Iterator[bytes]:
+    """The judgments JSONL (the same lines as `jsonl_chunks(judgment_export(...))`), written by PostgreSQL."""
+    return _copy_out(_judgment_statements(study, "jsonl", identities=identities, raw=False), first=b"", line_end=b"\n")
+
+
+def study_export_chunks(study: Study, kind: ExportKind, fmt: str, *, identities: bool = False, raw: bool = False) -> Iterator[bytes]:
+    """What the export views stream, as UTF-8: the judgments export from PostgreSQL where the database is PostgreSQL,
+    else Python's.
 
     `raw` leaves formula-leading CSV cells as they are (for programs; JSONL is always raw).
     """
@@ -520,7 +675,7 @@ def study_export_chunks(study: Study, kind: ExportKind, fmt: str, *, identities:
             return postgres_judgment_csv(study, identities=identities, raw=raw)
         if fmt == "jsonl":
             return postgres_judgment_jsonl(study, identities=identities)
-    return encoded(study_export(study, kind, identities=identities), fmt, raw=raw)
+    return (chunk.encode() for chunk in encoded(study_export(study, kind, identities=identities), fmt, raw=raw))
 
 
 # --- the statistics report as Markdown ---------------------------------------------------------
