@@ -130,7 +130,9 @@ AUTH_PASSWORD_VALIDATORS = [
 AUTHENTICATION_BACKENDS = [
     # django-axes first: it refuses logins for a username + address that failed too often.
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's ModelBackend, whose get_user (every request) reads the user and their roles in one written-out
+    # statement (lima_site/sessions.py).
+    "lima_site.sessions.ModelBackend",
 ]
 # Login rate limiting: 5 failures for one username from one address lock it for 15 minutes.
 AXES_FAILURE_LIMIT = env.int("LIMA_LOGIN_FAILURE_LIMIT", default=5)
@@ -176,6 +178,8 @@ FILE_UPLOAD_HANDLERS = [
 
 # Security: strict by default outside DEBUG; `check --deploy` must stay clean.
 SESSION_COOKIE_HTTPONLY = True
+# Django's database sessions, the row read by a written-out SELECT (lima_site/sessions.py).
+SESSION_ENGINE = "lima_site.sessions"
 X_FRAME_OPTIONS = "DENY"
 # Content-Security-Policy (django-csp): scripts, styles, images, fonts and requests from this site
 # only, nothing inline (pages keep their JavaScript and CSS in static/), no plugins, no framing. A
