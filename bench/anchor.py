@@ -179,10 +179,10 @@ class Lima:
         if status != 302:
             raise RuntimeError(f"lima login answered {status}")
         judge = Judge(session)
-        self._show_next(judge)
+        self.show_next(judge)
         return judge
 
-    def _show_next(self, judge: Judge) -> None:
+    def show_next(self, judge: Judge) -> None:
         _, page = judge.session.request("GET", f"/judge/{self.details['study']}/", headers={"HX-Request": "true"})
         match = ITEM.search(page)
         judge.on_screen = match.group(1) if match else None
@@ -194,12 +194,12 @@ class Lima:
                                                  {"item": judge.on_screen, "choice": "a"}, {"HX-Request": "true"})
         except (OSError, http.client.HTTPException) as exc:
             judge.session.reconnect()
-            self._show_next(judge)
+            self.show_next(judge)
             return None, repr(exc)
         acknowledged = judge.on_screen if _acknowledged(status, page) else None
         match = ITEM.search(page)
         if acknowledged is None:
-            self._show_next(judge)
+            self.show_next(judge)
             return None, f"submit {status}"
         judge.on_screen = match.group(1) if match else None
         return str(acknowledged).replace("-", ""), ""
@@ -250,10 +250,10 @@ class LabelStudio:
 
     def login(self, index: int) -> Judge:
         judge = Judge(JsonSession("127.0.0.1", self.port, self.tokens["annotator_tokens"][index]))
-        self._show_next(judge)
+        self.show_next(judge)
         return judge
 
-    def _show_next(self, judge: Judge) -> None:
+    def show_next(self, judge: Judge) -> None:
         status, task = judge.session.call("GET", f"/api/projects/{self.project}/next")
         judge.on_screen = task["id"] if status == 200 and isinstance(task, dict) else None
 
@@ -262,12 +262,12 @@ class LabelStudio:
             status, annotation = judge.session.call("POST", f"/api/tasks/{judge.on_screen}/annotations/",
                                                     {"result": VERDICT_RESULT, "lead_time": 2.0})
             acknowledged = str(annotation["id"]) if status == 201 and isinstance(annotation, dict) else None
-            self._show_next(judge)
+            self.show_next(judge)
         except (OSError, http.client.HTTPException, ValueError) as exc:
             judge.session.reconnect()
             judge.on_screen = None
             try:
-                self._show_next(judge)
+                self.show_next(judge)
             except (OSError, http.client.HTTPException):
                 judge.session.reconnect()
             return None, repr(exc)[:120]
@@ -314,6 +314,32 @@ class LevelResult:
     errors: list[str] = field(default_factory=list)
 
 
+def settle(system, *, window: float = 0.5, idle_share: float = 0.05, limit: float = 180.0) -> float:
+    """Waits until the server has served the backlog of the level before (its CPU over `window` below `idle_share`
+    of one core), at most `limit` seconds; the seconds waited. A system still answering the last level's abandoned
+    requests would otherwise charge them to the next level, and fail its first page."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < limit:
+        before = process_cpu_seconds(system.process.pid)
+        time.sleep(window)
+        if process_cpu_seconds(system.process.pid) - before < idle_share * window:
+            break
+    return round(time.perf_counter() - started, 1)
+
+
+def reload_pages(system, judges: list[Judge]) -> int:
+    """Shows an item again to each session that lost its page to an error in an earlier level (as a person reloads
+    the page), outside the timed part; how many were reloaded."""
+    lost = [judge for judge in judges if judge.on_screen is None]
+    for judge in lost:
+        try:
+            system.show_next(judge)
+        except (OSError, http.client.HTTPException, ValueError):
+            judge.session.reconnect()
+            judge.on_screen = None
+    return len(lost)
+
+
 def run_level(system, judges: list[Judge], submits: int) -> dict:
     """Each judge submits verdicts back to back until the level has made `submits` attempts."""
     lock = threading.Lock()
@@ -343,6 +369,9 @@ def run_level(system, judges: list[Judge], submits: int) -> dict:
                 else:
                     result.errors.append(error)
 
+    # A session with no item on screen cannot take part (its page did not load): an error of this level, never a
+    # silent zero (a Label Studio level once made 0 verdicts and 0 errors that way).
+    result.errors.extend("no item on screen at the start of the level" for judge in judges if judge.on_screen is None)
     threads = [threading.Thread(target=loop, args=(judge,)) for judge in judges]
     cpu_before = process_cpu_seconds(system.process.pid)
     started = time.perf_counter()
@@ -389,7 +418,10 @@ def measure(*, levels: list[int], cycles: int, submits: int, prompts: int, lima_
                     pool = judges[system.name]
                     while len(pool) < level:  # logged in once, outside the timed part, then reused
                         pool.append(system.login(len(pool)))
+                    settled = settle(system)
+                    reloaded = reload_pages(system, pool[:level])
                     figures = run_level(system, pool[:level], submits)
+                    figures.update({"settle_seconds": settled, "pages_reloaded": reloaded})
                     acknowledged_so_far[system.name].update(figures.pop("acknowledged_ids"))
                     stored = system.stored()
                     figures.update({
