@@ -597,8 +597,8 @@ def _copy_out(statements: list[tuple[str, list[Any]]], *, first: bytes, line_end
                 # The statement's estimated cost makes PostgreSQL compile it with LLVM first (~0.8 s for ~95
                 # expressions that then run once per item, more than the JIT code saves) and start parallel workers
                 # for each range's few items (~30 ms each, on cores the other connections use).
-                scope = "LOCAL " if shared else ""
-                cursor.execute(f"SET {scope}jit = off; SET {scope}max_parallel_workers_per_gather = 0")
+                # LOCAL: for this transaction only (a pooler may hand the server connection to someone else after it)
+                cursor.execute("SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0")
                 for sql, params in statements[number::streams]:
                     lines = _ItemLines(put, line_end)
                     cursor.copy_expert(cursor.mogrify(sql, params).decode(), lines)  # copy_expert takes no parameters
