@@ -133,8 +133,21 @@ def test_multi_node_sbatch_script_starts_torchrun_on_every_node():
     assert "#SBATCH --nodes=4\n#SBATCH --ntasks-per-node=1\n#SBATCH --cpus-per-task=64\n" in script
     assert "#SBATCH --gpus-per-node=8\n" in script and "#SBATCH --time=2-00:00:00\n" in script
     assert 'head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)' in script
+    assert "rendezvous_port=$(( 15000 + SLURM_JOB_ID % 15000 ))\n" in script
     assert ("srun --kill-on-bad-exit=1 python3 -m torch.distributed.run --nnodes=4 --nproc-per-node=8 --rdzv-backend=c10d "
-            '--rdzv-endpoint="$head_node:29500" --rdzv-id="$SLURM_JOB_ID" -m training.sft --config /shared/run.json &\n') in script
+            '--rdzv-endpoint="$head_node:$rendezvous_port" --rdzv-id="$SLURM_JOB_ID" -m training.sft --config /shared/run.json &\n') in script
+
+
+@pytest.mark.parametrize("job_id", ["1", "14999", "15000", "987654321"])
+def test_the_rendezvous_port_follows_the_job_id_and_stays_below_the_ephemeral_ports(job_id):
+    import subprocess
+
+    script = slurm.render_sbatch_script(job_name="j", resources=slurm.Resources(nodes=2, gpus_per_node=1, time_limit="1:00:00"),
+                                        workdir="/w", python="py", config_path="/c/run.json", log_path="/l")
+    line = next(line for line in script.splitlines() if line.startswith("rendezvous_port="))
+    port = int(subprocess.run(["bash", "-c", f'SLURM_JOB_ID={job_id}; {line}; echo "$rendezvous_port"'], capture_output=True,
+                              text=True, check=True).stdout)
+    assert port == 15000 + int(job_id) % 15000 and 15000 <= port < 30000
     assert 'if [ -e "$requeue_file" ] && [ -n "${SLURM_JOB_ID:-}" ]; then\n  rm -f "$requeue_file"\n  scontrol requeue' in script
 
 

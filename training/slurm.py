@@ -35,8 +35,11 @@ SLURM_STATES = {
 
 TIME_LIMIT = re.compile(r"^(\d+-)?\d{1,3}(:\d{2}){0,2}$|^\d+-\d{1,2}$|^UNLIMITED$")
 SLURM_NAME = re.compile(r"^[A-Za-z0-9_.\-]*$")
-# The c10d rendezvous of a multi-node run listens on this port of the job's first node.
-RENDEZVOUS_PORT = 29500
+# The c10d rendezvous of a multi-node run listens on a port of the job's first node derived from the job id, so
+# two jobs that share a first node (nodes not exclusive, or a requeued job beside its successor) do not both ask
+# for one fixed port: RENDEZVOUS_PORT_BASE + job id mod RENDEZVOUS_PORTS, below Linux's ephemeral range (32768-).
+RENDEZVOUS_PORT_BASE = 15000
+RENDEZVOUS_PORTS = 15000
 # Slurm signals a time-limited job this long before its end (B: the batch shell only, which asks the
 # trainer to checkpoint after its current step; the trainer then exits 75 and the job is requeued).
 # Slurm may deliver the signal up to a minute early; a sharded 65B checkpoint takes a few minutes.
@@ -154,9 +157,10 @@ def render_sbatch_script(*, job_name: str, resources: Resources, workdir: str, p
         command = f"{q(python)} -m torch.distributed.run --standalone --nproc-per-node={resources.gpus_per_node} {trainer}"
     elif resources.processes > 1:
         lines.append('head_node=$(scontrol show hostnames "$SLURM_JOB_NODELIST" | head -n 1)')
+        lines.append(f"rendezvous_port=$(( {RENDEZVOUS_PORT_BASE} + SLURM_JOB_ID % {RENDEZVOUS_PORTS} ))")
         command = (f"srun --kill-on-bad-exit=1 {q(python)} -m torch.distributed.run --nnodes={resources.nodes} "
                    f"--nproc-per-node={max(1, resources.gpus_per_node)} --rdzv-backend=c10d "
-                   f'--rdzv-endpoint="$head_node:{RENDEZVOUS_PORT}" --rdzv-id="$SLURM_JOB_ID" {trainer}')
+                   f'--rdzv-endpoint="$head_node:$rendezvous_port" --rdzv-id="$SLURM_JOB_ID" {trainer}')
     else:
         command = f"{q(python)} {trainer}"
     if not requeue:
