@@ -522,4 +522,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        # Everything is on disk (checkpoints and metrics are written and closed as they happen) and the process
+        # group is destroyed: skip the interpreter's teardown, where torch's C++ objects are destroyed while a
+        # thread of theirs may still run. A rank once aborted there after its last step ("terminate called without
+        # an active exception", SIGABRT), and torchrun then failed a finished run.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
