@@ -10,8 +10,10 @@ target model's response:
   every item of a prompt, so a response seen twice is the target's;
 - reading bits of what it is shown: the item token, its position in the queue.
 
-Over at least 400 items, no attack may be right more often than chance allows (57%: a fair coin
-reaches it over 400 guesses with probability about 0.3%). A corpus of self-identification
+Over 840 items, no attack may be right more often than chance allows: a fair coin's share of right
+guesses stays below the ceiling (58.2% at 840 guesses) except with probability 1e-6 per check (the
+ceiling was a fixed 57% over 420 items, which a fair coin passes 0.3% of the time: with six checks a
+run, one false alarm in ~55 runs, and CI met one: the queue-position guess at 57.4%). A corpus of self-identification
 phrasings checks that none reaches an annotator, judged by an oracle written here, apart from
 the scrubber.
 """
@@ -22,6 +24,7 @@ import random
 import re
 import unicodedata
 from collections import Counter
+from statistics import NormalDist
 
 import pytest
 from django.urls import reverse
@@ -29,9 +32,15 @@ from django.urls import reverse
 from annotation.evaluation.models import ComparisonItem, Study
 from tests.builders import pairwise_study
 
-CHANCE_CEILING = 0.57
-PROMPTS_ONE_BASELINE = 420
-PROMPTS_TWO_BASELINES = 210
+FALSE_ALARM = 1e-6  # the chance that a fair coin's guesses fail one check
+PROMPTS_ONE_BASELINE = 840
+PROMPTS_TWO_BASELINES = 420
+
+
+def chance_ceiling(guesses: int) -> float:
+    """The share of right guesses a fair coin exceeds with probability FALSE_ALARM (normal approximation of the
+    binomial; at 840 guesses it is 4.75 standard deviations of 1.7 points above one half)."""
+    return 0.5 + NormalDist().inv_cdf(1 - FALSE_ALARM) * (0.25 / guesses) ** 0.5
 
 
 def _serve_everything(client, study: Study) -> list[dict]:
@@ -106,7 +115,7 @@ def test_replaying_the_generator_or_reading_tokens_and_positions_guesses_no_bett
     }
     accuracy = {name: _accuracy(guesses, truth) for name, guesses in attacks.items()}
     print("attack accuracy:", {name: round(value, 3) for name, value in accuracy.items()})
-    assert all(value <= CHANCE_CEILING for value in accuracy.values()), accuracy
+    assert all(value <= chance_ceiling(len(truth)) for value in accuracy.values()), accuracy
 
 
 @pytest.mark.django_db
@@ -128,7 +137,7 @@ def test_a_response_seen_twice_does_not_give_the_target_away(client, researcher,
     assert len(guesses) == len(truth) >= 400
     accuracy = _accuracy(guesses, truth)
     print(f"repeated-response attack: {accuracy:.3f} over {len(guesses)} items; prompts seen per annotator: {dict(texts_per_prompt)}")
-    assert accuracy <= CHANCE_CEILING
+    assert accuracy <= chance_ceiling(len(truth))
 
 
 # --- self-identification -------------------------------------------------------------------------
