@@ -72,11 +72,16 @@ def user_roles(user) -> frozenset[str]:
 def _roles_sql(user_model, vendor: str) -> str:
     """The user's role groups (the groups named in ROLES)."""
     del vendor  # the cache key: the SQL is written for the connection's database
+    return f"SELECT g.{connection.ops.quote_name('name')} {role_groups_sql(user_model, '%s')}"
+
+
+def role_groups_sql(user_model, user_id: str) -> str:
+    """`FROM ... WHERE ...` over the role groups `g` of the user whose id is the SQL `user_id` (a placeholder or a
+    column); the names in ROLES follow as parameters, sorted."""
     groups = user_model._meta.get_field("groups")
-    group_table = groups.related_model._meta.db_table
     quote = connection.ops.quote_name
-    return (f"SELECT g.{quote('name')} FROM {quote(group_table)} g JOIN {quote(groups.m2m_db_table())} m "
-            f"ON m.{quote(groups.m2m_reverse_name())} = g.{quote('id')} WHERE m.{quote(groups.m2m_column_name())} = %s "
+    return (f"FROM {quote(groups.related_model._meta.db_table)} g JOIN {quote(groups.m2m_db_table())} m "
+            f"ON m.{quote(groups.m2m_reverse_name())} = g.{quote('id')} WHERE m.{quote(groups.m2m_column_name())} = {user_id} "
             f"AND g.{quote('name')} IN ({', '.join(['%s'] * len(ROLES))})")
 
 

@@ -24,7 +24,7 @@ from django.db import connection
 from django.utils import timezone
 
 from lima_site import sql
-from lima_site.roles import ROLES
+from lima_site.roles import ROLES, role_groups_sql
 
 
 @cache
@@ -56,14 +56,10 @@ class SessionStore(DatabaseSessionStore):
 def _user_sql(user_model, vendor: str) -> str:
     """The user and, in one text column, the names of their role groups joined by commas (no role has one)."""
     quote = connection.ops.quote_name
-    groups = user_model._meta.get_field("groups")
-    joined = "string_agg(g.{name}, ',')" if vendor == "postgresql" else "group_concat(g.{name}, ',')"
-    return (f"SELECT {sql.columns(user_model, 'u')}, (SELECT {joined.format(name=quote('name'))} "
-            f"FROM {quote(groups.related_model._meta.db_table)} g JOIN {quote(groups.m2m_db_table())} m "
-            f"ON m.{quote(groups.m2m_reverse_name())} = g.{quote('id')} "
-            f"WHERE m.{quote(groups.m2m_column_name())} = u.{quote(user_model._meta.pk.column)} "
-            f"AND g.{quote('name')} IN ({', '.join(['%s'] * len(ROLES))})) "
-            f"FROM {sql.table(user_model)} u WHERE u.{quote(user_model._meta.pk.column)} = %s")
+    joined = "string_agg" if vendor == "postgresql" else "group_concat"
+    user_id = f"u.{quote(user_model._meta.pk.column)}"
+    return (f"SELECT {sql.columns(user_model, 'u')}, (SELECT {joined}(g.{quote('name')}, ',') "
+            f"{role_groups_sql(user_model, user_id)}) FROM {sql.table(user_model)} u WHERE {user_id} = %s")
 
 
 class ModelBackend(DjangoModelBackend):

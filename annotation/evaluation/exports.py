@@ -336,11 +336,12 @@ def _neutralised(expression: str) -> str:
     return f"CASE WHEN left({expression}, 1) = ANY ({_FORMULA_STARTS}) THEN chr({ord(NEUTRALISING_PREFIX)}) || ({expression}) ELSE ({expression}) END"
 
 
-def _csv_cell(expression: str, *, raw: bool = True) -> str:
-    """SQL for one text cell as csv_chunks writes it: neutralised unless raw, then quoted (quotes doubled) where it
-    holds a comma, a double quote, CR or LF, as csv_cells.csv_writer quotes; NULL as an empty cell. (strpos, not a
-    regular expression: a 1 KB response is scanned several times faster, and prose mostly has a comma early.)"""
-    value = f"({expression if raw else _neutralised(expression)})"
+def _csv_cell(expression: str) -> str:
+    """SQL for one text cell (already neutralised where the file asks for it) as csv_chunks writes it: quoted (quotes
+    doubled) where it holds a comma, a double quote, CR or LF, as csv_cells.csv_writer quotes; NULL as an empty cell.
+    (strpos, not a regular expression: a 1 KB response is scanned several times faster, and prose mostly has a comma
+    early.)"""
+    value = f"({expression})"
     special = " OR ".join(f"strpos({value}, {char}) > 0" for char in ("','", "'\"'", "chr(10)", "chr(13)"))
     return f"""COALESCE(CASE WHEN {special} THEN '"' || replace({value}, '"', '""') || '"' ELSE {value} END, '')"""
 
@@ -369,10 +370,10 @@ def _sql_concat(cells: list[tuple[str, str | None]], *, json_keys: bool, trailin
     return f"concat({', '.join(pieces if trailing else pieces[:-1])})"
 
 
-def _judgment_cells(study: Study, fmt: str) -> dict[str, str | None]:
+def _judgment_cells(study: Study, fmt: str, shown) -> dict[str, str | None]:
     """column -> SQL writing its cell over the item row q (CSV text cells already neutralised unless raw: q.c_*),
     the judgment j and the names m; None where the cell before writes this one too (an annotator's name and group
-    are one lookup)."""
+    are one lookup). `shown`: SQL of a text as the CSV shows it (neutralised, or as stored when raw)."""
     length_a = "CASE WHEN q.x_target_is_a THEN q.x_target_len ELSE q.x_baseline_len END"
     length_b = "CASE WHEN q.x_target_is_a THEN q.x_baseline_len ELSE q.x_target_len END"
     model_a = f"CASE WHEN q.x_target_is_a THEN m.target ELSE {_BASELINE} END"
@@ -385,7 +386,7 @@ def _judgment_cells(study: Study, fmt: str) -> dict[str, str | None]:
             "response_a": _csv_cell("q.c_text_a"), "response_b": _csv_cell("q.c_text_b"), "length_a": length_a,
             "length_b": length_b, "verdict": "j.side", "verdict_model_terms": "j.verdict",
             "annotator": f"COALESCE({person}, ',')", "annotator_group": None, "seconds": _PYTHON_FLOAT,
-            "reason": "CASE WHEN j.reason = '' THEN '' ELSE <reason> END", "created_at": _ISO_UTC,
+            "reason": f"CASE WHEN j.reason = '' THEN '' ELSE {_csv_cell(shown('j.reason'))} END", "created_at": _ISO_UTC,
         }
     missing = "'\"\"'"  # a name the Python writer looks up with a default of ""
     return {
@@ -416,16 +417,13 @@ def _names(study: Study, *, identities: bool, fmt: str, raw: bool) -> tuple[dict
             encode(models.get(study.target_run_id, "")))
 
 
-def _judgment_copy_sql(study: Study, fmt: str, *, identities: bool = False, raw: bool = False,
-                       ids: tuple[int | None, int | None] = (None, None), names=None) -> tuple[str, list[Any]]:
+def _judgment_copy_sql(study: Study, fmt: str, *, identities: bool = False, raw: bool = False) -> tuple[str, list[Any]]:
     """(COPY statement, parameters): per item, in the Python writer's order (item, then annotator), the item's part
-    of its lines and its judgments' parts joined by NUL, in binary format. `ids`: only the items with
-    low <= id < high (None: unbounded); `names`: _names(...) when the caller has read them already."""
-    runs, people, target = names or _names(study, identities=identities, fmt=fmt, raw=raw)
-    low, high = ids
+    of its lines and its judgments' parts joined by NUL, in binary format. Four more parameters follow these: the
+    items' id range, (low, low, high, high) for low <= id < high, None for no bound (`_judgment_statements`)."""
+    runs, people, target = _names(study, identities=identities, fmt=fmt, raw=raw)
     items = (
         ComparisonItem.objects.filter(study=study, attention_check="")
-        .filter(**({} if low is None else {"id__gte": low}), **({} if high is None else {"id__lt": high}))
         .order_by()
         .annotate(
             x_item=Cast("public_id", TextField()), x_position=F("row__position"), x_prompt=F("row__conversations"),
@@ -437,9 +435,7 @@ def _judgment_copy_sql(study: Study, fmt: str, *, identities: bool = False, raw:
     )
     items_sql, items_params = items.query.sql_with_params()
     shown = (lambda expression: expression) if raw else _neutralised
-    cells = _judgment_cells(study, fmt)
-    if fmt == "csv":
-        cells["reason"] = cells["reason"].replace("<reason>", _csv_cell(shown("j.reason")))
+    cells = _judgment_cells(study, fmt, shown)
     json_keys = fmt == "jsonl"
     head = _sql_concat([(name, cells[name]) for name in _ITEM_PART], json_keys=json_keys, trailing=True)
     tail = _sql_concat([(name, cells[name]) for name in JUDGMENT_COLUMNS[len(_ITEM_PART):]], json_keys=json_keys, trailing=False)
@@ -449,7 +445,7 @@ def _judgment_copy_sql(study: Study, fmt: str, *, identities: bool = False, raw:
                   f"{shown('q.x_text_b')} AS c_text_b")  # neutralised once, read by the cell's several tests
     sql = (f"WITH m AS (SELECT %s::jsonb AS runs, %s::jsonb AS people, %s::text AS target), "
            f"i AS MATERIALIZED (SELECT q.id, {head} AS head FROM (SELECT q.*, {item_texts} FROM ({items_sql}) q) q "
-           f"CROSS JOIN m ORDER BY q.id) "
+           f"CROSS JOIN m WHERE (%s::bigint IS NULL OR q.id >= %s) AND (%s::bigint IS NULL OR q.id < %s) ORDER BY q.id) "
            f"SELECT i.head, x.tails FROM i CROSS JOIN m CROSS JOIN LATERAL (SELECT string_agg(convert_to({tail}, 'UTF8'), "
            f"'\\x00'::bytea ORDER BY j.annotator_id) AS tails FROM {Judgment._meta.db_table} j "
            f"WHERE j.item_id = i.id) x WHERE x.tails IS NOT NULL")
@@ -645,10 +641,9 @@ def _copy_out(statements: list[tuple[str, list[Any]]], *, first: bytes, line_end
 def _judgment_statements(study: Study, fmt: str, *, identities: bool, raw: bool) -> list[tuple[str, list[Any]]]:
     """The COPY statements of a judgments export: one for the whole study inside a transaction or with one
     connection, else one per range of ITEMS_PER_COPY items."""
-    if connection.in_atomic_block or settings.LIMA_EXPORT_CONNECTIONS <= 1:
-        return [_judgment_copy_sql(study, fmt, identities=identities, raw=raw)]
-    names = _names(study, identities=identities, fmt=fmt, raw=raw)
-    return [_judgment_copy_sql(study, fmt, identities=identities, raw=raw, ids=ids, names=names) for ids in _item_ranges(study)]
+    sql, params = _judgment_copy_sql(study, fmt, identities=identities, raw=raw)
+    whole = connection.in_atomic_block or settings.LIMA_EXPORT_CONNECTIONS <= 1
+    return [(sql, [*params, low, low, high, high]) for low, high in ([(None, None)] if whole else _item_ranges(study))]
 
 
 def postgres_judgment_csv(study: Study, *, identities: bool = False, raw: bool = False) -> Iterator[bytes]:
