@@ -62,3 +62,13 @@ def test_nul_characters_are_rejected_with_their_field():
     with pytest.raises(FormatError) as caught:
         parse_jsonl(jsonl({"conversations": ["Q?", "A\u0000"], "source": "wikihow"}))
     assert str(caught.value.errors[0]) == "line 1, field conversations[1]: contains a NUL character"
+
+
+@pytest.mark.parametrize("split", [["\u2000", "train"], {"name": "train"}, 3])
+def test_a_split_that_is_not_a_string_is_a_row_error_not_a_crash(split):
+    # Found by `make fuzz`'s target in the suite (tests/test_fuzz_atheris.py): a list reached a set lookup, TypeError.
+    with pytest.raises(FormatError) as caught:
+        parse_jsonl(jsonl({"conversations": ["Hi?", "Hello."], "source": "authored"},
+                          {"conversations": ["Hi?", "Hello."], "source": "authored", "split": split}))
+    assert [(e.line, e.field) for e in caught.value.errors] == [(2, "split")]
+    assert "expected a string" in str(caught.value.errors[0])

@@ -122,7 +122,9 @@ def _validate(
         split = default_split
     if split == AUTO_SPLIT:
         split = paper.TEST if len(conversations) == 1 else paper.TRAIN
-    if split not in {key for key, _ in paper.SPLITS}:
+    if not isinstance(split, str):  # a list or object here once reached the set lookup below: TypeError, not a row error
+        error("split", f"expected a string, got {type(split).__name__}")
+    elif split not in {key for key, _ in paper.SPLITS}:
         error("split", f"unknown split {split!r} (expected train, dev or test)")
     elif split == paper.TRAIN and conversations and len(conversations) % 2:
         error("conversations", f"a training example must end with an assistant turn; got {len(conversations)} utterances")
