@@ -210,6 +210,9 @@ _WORD_NAMES = {"grok", "xai", "meta", "google", "bard", "gemini", "mistral", "al
                "lima", "llama"}
 
 
+PRODUCT_NAME = "lima-studio"
+
+
 def _squashed(text: str) -> str:
     """Letters and digits only, lower case, look-alikes mapped, invisible characters gone."""
     text = unicodedata.normalize("NFKC", "".join(_CONFUSABLE.get(char, char) for char in text))
@@ -248,7 +251,11 @@ def test_no_self_identification_in_the_corpus_reaches_an_annotator(client, resea
     page = client.get(reverse("evaluation:judge", args=[study.public_id])).content.decode()
     seen = _serve_everything(client, study)
     shown = {entry["conversation"][0]: entry["response_a"] + "\n" + entry["response_b"] for entry in seen}
-    shown[seen[0]["conversation"][0]] += page  # the page showed the first item the API then handed out again
+    # The page showed the first item the API then handed out again. The product's own name, in every page's title and
+    # header, names no side: it is taken out, exactly, so that "As LIMA, I answer" still counts when that item is first
+    # (one run in 56 failed on the brand alone).
+    assert page.count(PRODUCT_NAME) == 2, "the brand is expected in the title and the header only"
+    shown[seen[0]["conversation"][0]] += page.replace(PRODUCT_NAME, "")
     by_position = {row.position: row.conversations[0] for row in study.dataset.rows.all()}
     leaks = []
     for position, (phrase, names) in enumerate(CORPUS):
