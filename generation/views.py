@@ -113,8 +113,12 @@ def run_action(request, pk: int, action: str):
         runs.cancel_run(run=run)
         messages.success(request, "Run cancelled; stored responses are kept.")
     elif action == "retry":
-        tasks = runs.retry_failures(run=run)
-        messages.success(request, f"Retrying failed and missing responses ({tasks} task{'s' if tasks != 1 else ''}).")
+        try:
+            tasks = runs.retry_failures(run=run)
+        except runs.RunConflict as exc:
+            messages.error(request, f"Nothing retried: {exc}.")
+        else:
+            messages.success(request, f"Retrying failed and missing responses ({tasks} task{'s' if tasks != 1 else ''}).")
     elif action == "resume":
         tasks = runs.resume_run(run=run)
         messages.success(request, f"Re-queued the missing responses ({tasks} task{'s' if tasks != 1 else ''}).")

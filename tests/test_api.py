@@ -101,3 +101,28 @@ def test_openapi_schema_validates_without_warnings(tmp_path):
 
     call_command("spectacular", "--validate", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     assert "/api/judging/{study_id}/" in (tmp_path / "schema.yml").read_text()
+
+
+def test_retry_is_refused_where_there_is_nothing_a_worker_could_retry(api, researcher):
+    """POST retry on a completed run once set it back to "running" (and on an imported run queued chunks no worker can
+    generate). A run that completed cleanly and an imported run answer 409 with the reason and stay as they were; a
+    cancelled run that already has every response is finished by the retry, not left running with no chunk to end it."""
+    from generation.models import GenerationChunk, Response, RunStatus
+    from tests.builders import completed_run
+
+    dataset = prompt_snapshot(user=researcher, n=3)
+    model = tiny_model_spec()
+    done = completed_run(dataset=dataset, model_name="imported-baseline")
+    answer = api.post(f"/api/generation-runs/{done.pk}/retry/")
+    assert answer.status_code == 409 and "upload" in answer.json()["detail"]
+    GenerationRun.objects.filter(pk=done.pk).update(model=model)
+    answer = api.post(f"/api/generation-runs/{done.pk}/retry/")
+    assert answer.status_code == 409 and "nothing to retry" in answer.json()["detail"], answer.content
+    done.refresh_from_db()
+    assert done.status == RunStatus.COMPLETED and not GenerationChunk.objects.filter(run=done).exists()
+
+    cancelled = GenerationRun.objects.create(model=model, dataset=dataset, decoding={}, total=3, status=RunStatus.CANCELLED)
+    Response.objects.bulk_create(Response(run=cancelled, row=row, text="kept") for row in dataset.rows.all())
+    answer = api.post(f"/api/generation-runs/{cancelled.pk}/retry/")
+    assert answer.status_code == 200 and answer.json()["status"] == "completed", answer.content
+    assert not GenerationChunk.objects.filter(run=cancelled).exists()

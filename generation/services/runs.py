@@ -295,19 +295,34 @@ def cancel_run(*, run: GenerationRun) -> GenerationRun:
     return run
 
 
+class RunConflict(Exception):
+    """The run's state does not allow what was asked (the message says why, for the person who asked)."""
+
+
 def retry_failures(*, run: GenerationRun) -> int:
-    """Generate again only the responses that failed (and any still missing); returns the number of tasks."""
+    """Generate again only the responses that failed (and any still missing); returns the number of tasks.
+
+    A run already running is left to run (a second click sends nothing). A run that completed without errors, and
+    a run of an imported model (its responses come by upload), have nothing a worker could retry: RunConflict.
+    """
     with transaction.atomic():
         run = GenerationRun.objects.select_for_update().select_related("model").get(pk=run.pk)
+        if run.model.backend == Backend.IMPORTED:
+            raise RunConflict("an imported model's responses come by upload, not by generation: upload the missing ones")
         if run.status == RunStatus.RUNNING:
             return 0
+        if run.status == RunStatus.COMPLETED:
+            raise RunConflict("the run completed without errors: there is nothing to retry")
         run.responses.exclude(error="").delete()
         # Chunks a cancel left open are closed: their rows go into the new chunks.
         run.chunks.filter(done_at__isnull=True).update(done_at=timezone.now(), lease_expires_at=None)
         run.status = RunStatus.RUNNING
         run.finished_at = None
         run.save(update_fields=["status", "finished_at"])
-        return enqueue_missing(run)
+        tasks = enqueue_missing(run)
+    if not tasks:  # a cancelled run that had every response already: no chunk will finish it, so it finishes here
+        finalize_if_done(run_id=run.pk)
+    return tasks
 
 
 def _unheld(run: GenerationRun, now):
