@@ -64,6 +64,27 @@ def test_docker_compose_runs_the_production_shaped_stack():
     assert "beat" in services["beat"]["command"]
 
 
+def test_the_web_service_runs_gunicorn_with_the_production_guide_settings():
+    """docker-compose's web command reads ./gunicorn.conf.py (it ran 4 sync workers while the README advised gthread):
+    gunicorn itself says what it would run, from the project root as the image's WORKDIR, on a 1-core and a 16-core box."""
+    import shlex
+
+    web = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["command"]
+    gunicorn_args = shlex.split(web[-1].split("&&")[-1])
+    assert gunicorn_args[0] == "gunicorn"
+    for cores, expected_workers in ((1, 2), (16, 16)):
+        probe = f"import os, sys; os.cpu_count = lambda: {cores}; sys.argv = {['gunicorn', '--print-config', *gunicorn_args[1:]]!r}; " \
+                "from gunicorn.app.wsgiapp import run; run()"
+        printed = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                                 env={key: value for key, value in os.environ.items()
+                                      if key not in ("WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_BIND")})
+        assert printed.returncode == 0, printed.stderr
+        config = dict(line.split(" = ", 1) for line in printed.stdout.splitlines() if " = " in line)
+        config = {key.strip(): value.strip() for key, value in config.items()}
+        assert config["worker_class"] == "gthread" and config["workers"] == str(expected_workers), (cores, config)
+        assert config["threads"] == "4" and config["timeout"] == "120" and config["bind"] == "['0.0.0.0:8000']"
+
+
 def _queues_of(command: list[str]) -> set[str]:
     return set(command[command.index("-Q") + 1].split(",")) if "-Q" in command else set()
 
