@@ -13,4 +13,3 @@ threads = int(os.environ.get("GUNICORN_THREADS") or 4)
 bind = os.environ.get("GUNICORN_BIND") or "0.0.0.0:8000"
 timeout = 120  # exports stream for minutes, but each write is short; a worker silent for 2 minutes is stuck
 keepalive = 30  # the judging page's HTMX requests come every few seconds from the same browser
-accesslog = "-"
