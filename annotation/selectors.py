@@ -135,10 +135,20 @@ class QuotaCell:
         return min(100, round(100 * self.approved / self.quota.target)) if self.quota.target else 100
 
 
+@dataclass(frozen=True)
+class UnplannedCell:
+    """A (split, source) that has examples but no quota, shown with its labels, never its raw keys."""
+
+    split: str
+    source: str
+    label: str
+    counts: dict[str, int]
+
+
 @dataclass
 class QuotaDashboard:
     cells: list[QuotaCell]
-    unplanned: list[tuple[str, str, dict[str, int]]]  # (split, source, counts) with examples but no quota
+    unplanned: list[UnplannedCell]
     statuses: tuple[str, ...]
 
 
@@ -187,7 +197,8 @@ def quota_dashboard() -> QuotaDashboard:
                         counts[status] = counts.get(status, 0) + n
             label = "All sources"
         cells.append(QuotaCell(quota=quota, label=label, counts=counts))
-    unplanned = [(split, source, counts) for (split, source), counts in sorted(by_cell.items()) if (split, source) not in planned]
+    unplanned = [UnplannedCell(split=split, source=source, label=source_labels.get(source, source), counts=counts)
+                 for (split, source), counts in sorted(by_cell.items()) if (split, source) not in planned]
     statuses = (Status.CANDIDATE, Status.DRAFT, Status.SUBMITTED, Status.APPROVED, Status.REJECTED)
     return QuotaDashboard(cells=cells, unplanned=unplanned, statuses=statuses)
 

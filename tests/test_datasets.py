@@ -108,3 +108,12 @@ def test_freeze_refuses_a_duplicate_name_and_an_empty_split(researcher, author):
     with pytest.raises(ValidationError, match="already exists"):
         freeze_dataset(name="one", split="train", user=researcher)
     assert Dataset.objects.count() == 1
+
+
+def test_a_source_without_a_target_is_shown_by_its_label_not_its_key(client, researcher):
+    client.force_login(researcher)
+    lines = [json.dumps({"conversations": [f"Q{i}?", f"A{i}."], "source": "other", "split": "train"}) for i in range(2)]
+    assert upload(client, lines).status_code == 302
+    row = cell(client.get(reverse("annotation:dashboard")).content.decode(), "train/other/all")
+    assert "<td>Other / unclassified <span class=\"tag\">no target</span></td>" in row, row
+    assert 'data-status="approved">2<' in row
