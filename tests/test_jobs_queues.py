@@ -114,3 +114,24 @@ def test_stuck_jobs_are_flagged_and_the_page_costs_the_same_for_more_jobs(client
     assert queries() == before
     page = client.get(reverse("team:jobs")).content.decode()
     assert page.count("job-stuck") == 2 and "No worker answered" in page
+
+
+@pytest.mark.django_db
+def test_a_judge_chunk_a_worker_holds_links_to_its_study_in_one_query(researcher, make_user, django_assert_num_queries):
+    """Celery's inspect names an LLM judge chunk by its judge run's id; the jobs page links it to the run's study (it
+    linked nowhere), with one query for every judge chunk on the page, and a run that no longer exists links nowhere."""
+    study = pairwise_study(researcher=researcher, annotators=[make_user("annotator")], prompts=2, baselines=("davinci-003",))
+    judge = LLMJudgeRun.objects.create(study=study, model=ModelSpec.objects.create(name="judge", backend="transformers"),
+                                       judge_user=make_user("annotator", username="judge-user"), template="{prompt}", total=2)
+    infos = [{"name": jobs.JUDGE_CHUNK_TASK, "args": [judge.pk, [1, 2]], "delivery_info": {"routing_key": "judge"}},
+             {"name": jobs.JUDGE_CHUNK_TASK, "args": [judge.pk, [3]], "delivery_info": {"routing_key": "judge"}},
+             {"name": jobs.JUDGE_CHUNK_TASK, "args": [judge.pk + 1000, [4]], "delivery_info": {"routing_key": "judge"}},
+             {"name": "generation.tasks.generate_chunk", "args": [7, [1]], "delivery_info": {"routing_key": "generation"}}]
+    tasks = [jobs._task("worker@a", "running", info) for info in infos]
+    with django_assert_num_queries(1):
+        jobs._link_judge_tasks(tasks)
+    study_page = reverse("evaluation:study_detail", args=[study.pk])
+    assert [task.url for task in tasks] == [study_page, study_page, "", reverse("generation:run_detail", args=[7])]
+    assert tasks[0].description == f"LLM judge run #{judge.pk}: a chunk of 2 items"
+    with django_assert_num_queries(0):
+        jobs._link_judge_tasks(tasks[3:])

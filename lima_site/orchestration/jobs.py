@@ -43,6 +43,7 @@ class CeleryTask:
     url: str = ""
     started: datetime | None = None
     eta: str = ""
+    run_id: int | None = None  # the task's first argument where it is a job's id
 
 
 @dataclass
@@ -64,20 +65,27 @@ class CeleryView:
     broker_error: str = ""
 
 
+JUDGE_CHUNK_TASK = "annotation.evaluation.tasks.llm_judge_chunk"
+
+
 def _describe(name: str, args) -> tuple[str, str]:
     """A researcher's reading of a task and a link to its job, from the task name and arguments."""
+    first = _first_id(args)
     args = args if isinstance(args, (list, tuple)) else []
-    first = args[0] if args and isinstance(args[0], int) else None
     size = len(args[1]) if len(args) > 1 and isinstance(args[1], (list, tuple)) else None
     if name == "generation.tasks.generate_chunk" and first is not None:
         return f"Generation run #{first}: a chunk of {size} prompts", reverse("generation:run_detail", args=[first])
-    if name == "annotation.evaluation.tasks.llm_judge_chunk" and first is not None:
-        return f"LLM judge run #{first}: a chunk of {size} items", ""
+    if name == JUDGE_CHUNK_TASK and first is not None:
+        return f"LLM judge run #{first}: a chunk of {size} items", ""  # linked to its study by _link_judge_tasks
     if name == "annotation.tasks.run_import_job" and first is not None:
         return f"Import job #{first}", reverse("annotation:import_job", args=[first])
     if name == "training.tasks.refresh_run" and first is not None:
         return f"Training run #{first}: refresh from the scheduler", reverse("training:run_detail", args=[first])
     return name.rsplit(".", 1)[-1].replace("_", " ").capitalize(), ""
+
+
+def _first_id(args) -> int | None:
+    return args[0] if isinstance(args, (list, tuple)) and args and isinstance(args[0], int) else None
 
 
 def _task(worker: str, state: str, info: dict, *, eta: str = "") -> CeleryTask:
@@ -86,7 +94,7 @@ def _task(worker: str, state: str, info: dict, *, eta: str = "") -> CeleryTask:
     started = info.get("time_start")
     return CeleryTask(
         worker=worker, state=state, name=name, queue=(info.get("delivery_info") or {}).get("routing_key") or "",
-        description=description, url=url, eta=eta,
+        description=description, url=url, eta=eta, run_id=_first_id(info.get("args")),
         started=datetime.fromtimestamp(started, tz=dt_timezone.utc) if isinstance(started, (int, float)) else None,
     )
 
@@ -108,6 +116,17 @@ def _queue_lengths(app) -> tuple[dict[str, int | None], str]:
     except Exception as exc:
         return {name: None for name in queues.ALL}, f"the broker did not answer: {type(exc).__name__}: {exc}"
     return lengths, ""
+
+
+def _link_judge_tasks(tasks: list[CeleryTask]) -> None:
+    """An LLM judge's chunk names its judge run, whose page is its study's: one query for all of them."""
+    judge_tasks = [task for task in tasks if task.name == JUDGE_CHUNK_TASK and task.run_id is not None]
+    if not judge_tasks:
+        return
+    studies = dict(LLMJudgeRun.objects.filter(pk__in={task.run_id for task in judge_tasks}).values_list("pk", "study_id"))
+    for task in judge_tasks:
+        if task.run_id in studies:
+            task.url = reverse("evaluation:study_detail", args=[studies[task.run_id]])
 
 
 def celery_view(app=None) -> CeleryView:
@@ -145,6 +164,7 @@ def celery_view(app=None) -> CeleryView:
         tasks.extend(_task(worker, "reserved", info) for info in infos)
     for worker, entries in scheduled.items():
         tasks.extend(_task(worker, "scheduled", entry.get("request") or {}, eta=entry.get("eta") or "") for entry in entries)
+    _link_judge_tasks(tasks)
     states = []
     for name in queues.ALL:
         held = [task for task in tasks if task.queue == name]
