@@ -96,3 +96,12 @@ def execute(sql: str, params) -> int:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+DEADLOCK_DETECTED = "40P01"  # PostgreSQL's SQLSTATE for a transaction it ended to break a deadlock
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """Whether a database error is PostgreSQL ending this transaction (or savepoint) to break a lock cycle."""
+    cause = exc.__cause__
+    return (getattr(cause, "pgcode", None) or getattr(cause, "sqlstate", None)) == DEADLOCK_DETECTED

@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import cache
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import F
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -335,11 +335,21 @@ def current_assignment(*, study: Study, annotator) -> Assignment | None:
     rows = sql.fetch(_assignment_with_item_sql(connection.vendor, _OPEN), [study.pk, annotator.pk])
     if rows:
         return _assignment_with_item(rows[0])
+    inside_a_transaction = connection.in_atomic_block
     for _ in range(5):
         try:
             return _claim(study=study, annotator=annotator)
         except IntegrityError:
             continue  # another request filled the item first; the constraint caught it, try the next
+        except OperationalError as exc:
+            # The claim waited for an item whose holder waits for this transaction (PostgreSQL ended the claim's
+            # savepoint after deadlock_timeout). Alone, a claim holds no other lock once rolled back: try again.
+            # Inside a caller's transaction (a verdict and the next item), the caller's own locks are part of the
+            # cycle: no item now; the verdict is kept, and the page claims again once it is committed.
+            if not sql.is_deadlock(exc):
+                raise
+            if inside_a_transaction:
+                return None
     return None
 
 
@@ -353,7 +363,10 @@ def _claim(*, study: Study, annotator) -> Assignment | None:
         if connection.features.has_select_for_update_skip_locked:
             # Skip items another annotator is claiming right now; when that leaves nothing, wait for their
             # locks instead, so "no item" always means none is left for this annotator (not "all busy").
-            rows = candidates(" FOR UPDATE OF i SKIP LOCKED") or candidates(" FOR UPDATE OF i")
+            # FOR NO KEY UPDATE (what the UPDATE below takes anyway), not FOR UPDATE: a claim then does not wait
+            # for the key-share locks that storing a verdict or an assignment takes on its item (foreign keys),
+            # only for another claim or update of the same item.
+            rows = candidates(" FOR NO KEY UPDATE OF i SKIP LOCKED") or candidates(" FOR NO KEY UPDATE OF i")
         else:
             rows = candidates("")
         if not rows:
