@@ -27,6 +27,7 @@ from annotation.evaluation.models import Judgment, Rating
 from annotation.evaluation.services import judging
 from generation.models import GenerationRun, ModelSpec, Response
 from tests.builders import example, pairwise_study
+from tests.random_tokens import without_random_tokens
 
 pytestmark = pytest.mark.django_db
 
@@ -107,7 +108,7 @@ class Crawl:
         for secret in self.secrets:
             if secret in lowered:
                 self.leaks.append(f"{where}: {secret!r} in {value[:160]!r}")
-        for number in re.findall(r"\d{7,}", value):
+        for number in re.findall(r"\d{7,}", without_random_tokens(value)):
             if number in self.ids:
                 self.leaks.append(f"{where}: id {number} in {value[:160]!r}")
 

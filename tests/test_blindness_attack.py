@@ -11,9 +11,9 @@ target model's response:
 - reading bits of what it is shown: the item token, its position in the queue.
 
 Over 840 items, no attack may be right more often than chance allows: a fair coin's share of right
-guesses stays below the ceiling (58.2% at 840 guesses) except with probability 1e-6 per check (the
-ceiling was a fixed 57% over 420 items, which a fair coin passes 0.3% of the time: with six checks a
-run, one false alarm in ~55 runs, and CI met one: the queue-position guess at 57.4%). A corpus of self-identification
+guesses stays below the ceiling (58.8% at 840 guesses) except with probability 1e-6 per run, all six
+checks together (the ceiling was a fixed 57% over 420 items, which a fair coin passes 0.3% of the time:
+with six checks a run, one false alarm in ~55 runs, and CI met one: the queue-position guess at 57.4%). A corpus of self-identification
 phrasings checks that none reaches an annotator, judged by an oracle written here, apart from
 the scrubber.
 """
@@ -32,14 +32,15 @@ from django.urls import reverse
 from annotation.evaluation.models import ComparisonItem, Study
 from tests.builders import pairwise_study
 
-FALSE_ALARM = 1e-6  # the chance that a fair coin's guesses fail one check
+CHANCE_CHECKS = 6  # five attacks in the first test, one in the second
+FALSE_ALARM = 1e-6 / CHANCE_CHECKS  # so that a fair coin fails a run (any of its checks) once in a million runs
 PROMPTS_ONE_BASELINE = 840
 PROMPTS_TWO_BASELINES = 420
 
 
 def chance_ceiling(guesses: int) -> float:
     """The share of right guesses a fair coin exceeds with probability FALSE_ALARM (normal approximation of the
-    binomial; at 840 guesses it is 4.75 standard deviations of 1.7 points above one half)."""
+    binomial; at 840 guesses it is 5.1 standard deviations of 1.7 points above one half, 58.8%)."""
     return 0.5 + NormalDist().inv_cdf(1 - FALSE_ALARM) * (0.25 / guesses) ** 0.5
 
 
@@ -115,7 +116,8 @@ def test_replaying_the_generator_or_reading_tokens_and_positions_guesses_no_bett
     }
     accuracy = {name: _accuracy(guesses, truth) for name, guesses in attacks.items()}
     print("attack accuracy:", {name: round(value, 3) for name, value in accuracy.items()})
-    assert all(value <= chance_ceiling(len(truth)) for value in accuracy.values()), accuracy
+    # Each attack against the ceiling for its own number of guesses (the brute force guesses fewer items than it sees).
+    assert all(value <= chance_ceiling(len(attacks[name])) for name, value in accuracy.items()), accuracy
 
 
 @pytest.mark.django_db
@@ -137,7 +139,7 @@ def test_a_response_seen_twice_does_not_give_the_target_away(client, researcher,
     assert len(guesses) == len(truth) >= 400
     accuracy = _accuracy(guesses, truth)
     print(f"repeated-response attack: {accuracy:.3f} over {len(guesses)} items; prompts seen per annotator: {dict(texts_per_prompt)}")
-    assert accuracy <= chance_ceiling(len(truth))
+    assert accuracy <= chance_ceiling(len(guesses))
 
 
 # --- self-identification -------------------------------------------------------------------------
@@ -228,6 +230,20 @@ def _reaches(name: str, text: str) -> bool:
     return name in _words(text) if name in _WORD_NAMES else name in _squashed(text)
 
 
+def _visible_text(page: str) -> tuple[str, str]:
+    """A page's text as a reader sees it, apart from the judging area, and the judging area's (no tags, no attributes,
+    no scripts or styles)."""
+    import lxml.html
+
+    document = lxml.html.document_fromstring(page)
+    for element in document.xpath("//script | //style"):
+        element.drop_tree()
+    area = document.get_element_by_id("judge-area")
+    item_area = area.text_content()
+    area.drop_tree()
+    return document.text_content(), item_area
+
+
 def test_the_oracle_sees_every_name_in_the_raw_corpus():
     """The check below can fail: every phrasing, unscrubbed, shows its names to this oracle."""
     assert len(CORPUS) >= 50
@@ -251,11 +267,15 @@ def test_no_self_identification_in_the_corpus_reaches_an_annotator(client, resea
     page = client.get(reverse("evaluation:judge", args=[study.public_id])).content.decode()
     seen = _serve_everything(client, study)
     shown = {entry["conversation"][0]: entry["response_a"] + "\n" + entry["response_b"] for entry in seen}
-    # The page showed the first item the API then handed out again. The product's own name, in every page's title and
-    # header, names no side: it is taken out, exactly, so that "As LIMA, I answer" still counts when that item is first
-    # (one run in 56 failed on the brand alone).
-    assert page.count(PRODUCT_NAME) == 2, "the brand is expected in the title and the header only"
-    shown[seen[0]["conversation"][0]] += page.replace(PRODUCT_NAME, "")
+    # The page showed the first item the API then handed out again. What the annotator reads there is the page's text
+    # (tags, attributes and the CSRF token are not: "<meta" once counted as the name Meta, and the product's name
+    # "lima-studio" in the title and header as LIMA, whenever the item naming them came first, one run in 56).
+    # The page around the item is the same for every item, so it is checked on its own, every run, and the item's area
+    # is counted with the first item.
+    chrome, item_area = _visible_text(page)
+    assert chrome.count(PRODUCT_NAME) == 2, "the brand is expected in the title and the header only"
+    assert not [name for _, names in CORPUS for name in names if _reaches(name, chrome.replace(PRODUCT_NAME, ""))], chrome
+    shown[seen[0]["conversation"][0]] += item_area
     by_position = {row.position: row.conversations[0] for row in study.dataset.rows.all()}
     leaks = []
     for position, (phrase, names) in enumerate(CORPUS):

@@ -18,6 +18,7 @@ from annotation.evaluation.models import Conversation, ConversationTurn
 from annotation.evaluation.services import conversations as services
 from generation.models import ModelSpec
 from tests.fake_openai import FakeOpenAI
+from tests.random_tokens import without_random_tokens
 
 ID_BASES = {"generation_modelspec": 770001, "evaluation_conversation": 880001, "evaluation_conversationturn": 990001,
             "evaluation_conversationstudy": 660001}
@@ -33,6 +34,7 @@ def distinctive_ids(db):
 
 
 def leaks(body: str, ids: list[int]) -> list[str]:
+    body = without_random_tokens(body)
     found = [secret for secret in SECRETS if secret.lower() in body.lower()]
     found += [str(i) for i in ids if re.search(rf"(?<!\d){i}(?!\d)", body)]
     return found

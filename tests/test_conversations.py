@@ -34,6 +34,9 @@ def answered(conversation: Conversation, position: int, text: str = "An answer."
 
 def test_an_answer_streams_into_the_page_and_is_rated_when_complete(researcher, annotator, tiny_model, start_worker, client):
     study = two_model_study(researcher=researcher, evaluators=[annotator], max_new_tokens=700)
+    # Greedy decoding: the page must see the answer grow twice (~0.5 s of tokens), and with sampling (a fresh seed
+    # per reply) the random tiny model drew its end-of-text token within the first ~50 tokens a few runs in a hundred.
+    study.model_pool.update(temperature=0)
     start_worker()
     client.force_login(annotator)
     started = client.post(reverse("conversations:converse_start", args=[study.public_id]))
@@ -58,6 +61,7 @@ def test_an_answer_streams_into_the_page_and_is_rated_when_complete(researcher, 
     turn = wait_for(lambda: ConversationTurn.objects.filter(conversation=conversation, position=1, state="done").first(),
                     timeout=300, what="the answer to complete")
     assert all(turn.raw_text.startswith(p) or turn.text.startswith(p) for p in partials)
+    print(f"greedy reply: {len(turn.raw_text)} characters, {len(partials)} partial texts seen")
     done = client.get(turn_url, HTTP_HX_REQUEST="true").content.decode()
     assert "every 1s" not in done and 'name="grade" value="excellent"' in done
     too_early = client.post(reverse("conversations:conversation_send", args=[conversation.public_id]),

@@ -1,5 +1,7 @@
 """A study's results page: Figure 1 from the stored judgments, agreement, annotators, chart downloads."""
 
+import re
+
 import pytest
 from django.urls import reverse
 
@@ -38,7 +40,8 @@ def test_a_study_without_judgments_says_so(client, researcher, make_user):
     study = pairwise_study(researcher=researcher, annotators=[make_user("annotator")], prompts=2)
     client.force_login(researcher)
     page = client.get(reverse("evaluation:study_results", args=[study.pk])).content.decode()
-    assert "nan" not in page.lower().replace("nanum", "") and "No human judgments" in page
+    # "nan" as a word (a NaN printed); inside the page's random CSRF token it turned up one run in 480.
+    assert not re.search(r"\bnan\b", page, re.IGNORECASE) and "No human judgments" in page
 
 
 def test_the_results_page_shows_group_and_pair_agreement_with_kappa(client, researcher, make_user):
