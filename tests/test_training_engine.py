@@ -113,10 +113,14 @@ def test_four_epochs_straight_equal_two_epochs_killed_then_resumed_under_fsdp(ti
     psutil.wait_procs([p for p in map(_process, tree) if p], timeout=30)
     assert state.exists(), "the trainer never completed epoch 2"
     assert not (killed / "checkpoints" / "epoch-4").exists()
+    # Stopped after epoch 2 as a rule; on a stalled machine epoch 3 may have completed before the signal landed
+    # (the poll sees epoch 2 every 20 ms, an epoch lasts a few hundred): the resume is from the newest complete one.
+    newest = max(int(path.parent.name.split("-")[1]) for path in (killed / "checkpoints").glob("epoch-*/trainer_state.json"))
+    assert newest in (2, 3), newest
 
     subprocess.run(trainer_command(config, TORCHRUN), cwd=ROOT, check=True, capture_output=True, timeout=600)
     starts = records(killed, "start")
-    assert len(starts) == 2 and starts[1]["resumed_from"].endswith("epoch-2")
+    assert len(starts) == 2 and starts[1]["resumed_from"].endswith(f"epoch-{newest}"), starts
     assert_same_run(straight, killed, epochs=4)
     # Only the newest complete epoch keeps its resume state; weights only for the last epoch here (5-10 do not exist).
     assert [p.parent.name for p in sorted((killed / "checkpoints").glob("epoch-*/resume"))] == ["epoch-4"]
