@@ -28,9 +28,12 @@ _PUNCTUATION = re.compile(r"[^\w\s]", re.UNICODE)
 
 @dataclass(frozen=True)
 class Prompt:
+    """One user turn: the first (the prompt) or a later one of a dialogue (position counts every turn from 0)."""
+
     example_id: int
     split: str
     text: str
+    position: int = 0
 
 
 @dataclass(frozen=True)
@@ -60,13 +63,16 @@ def jaccard(a: set[str], b: set[str]) -> float:
 
 def find_contamination(training: Iterable[Prompt], evaluated: Iterable[Prompt], *, threshold: float = DEFAULT_THRESHOLD,
                        num_perm: int = NUM_PERM) -> list[Match]:
-    """Every (evaluation prompt, training prompt) pair that is an exact, normalised or near duplicate, strongest first."""
+    """Every (evaluation prompt, training example) pair that is an exact, normalised or near duplicate, strongest first.
+
+    A training example may give several prompts (each user turn of a dialogue): a pair names the one turn that
+    matches most strongly."""
     from datasketch import MinHash, MinHashLSH
 
     training = list(training)
     exact: dict[str, list[Prompt]] = {}
     by_normal: dict[str, list[Prompt]] = {}
-    shingled: dict[int, set[str]] = {}
+    shingled: dict[tuple[int, int], set[str]] = {}
     # LSH tuned below the threshold: a pair just above it is missed by LSH at its own threshold now and then, and the
     # exact Jaccard below discards the extra candidates.
     lsh = MinHashLSH(threshold=max(0.3, threshold - CANDIDATE_MARGIN), num_perm=num_perm)
@@ -74,32 +80,37 @@ def find_contamination(training: Iterable[Prompt], evaluated: Iterable[Prompt], 
         exact.setdefault(prompt.text, []).append(prompt)
         normal = normalise(prompt.text)
         by_normal.setdefault(normal, []).append(prompt)
-        shingled[prompt.example_id] = shingles(normal)
-    signatures = _minhashes(MinHash, [shingled[prompt.example_id] for prompt in training], num_perm)
+        shingled[_key(prompt)] = shingles(normal)
+    signatures = _minhashes(MinHash, [shingled[_key(prompt)] for prompt in training], num_perm)
     with lsh.insertion_session() as session:
         for prompt, signature in zip(training, signatures):
-            session.insert(prompt.example_id, signature)
-    training_by_id = {prompt.example_id: prompt for prompt in training}
+            session.insert(_key(prompt), signature)
+    training_by_key = {_key(prompt): prompt for prompt in training}
     matches: list[Match] = []
     evaluated = list(evaluated)
     normals = [normalise(prompt.text) for prompt in evaluated]
     eval_shingles = [shingles(normal) for normal in normals]
     for prompt, normal, grams, signature in zip(evaluated, normals, eval_shingles,
                                                 _minhashes(MinHash, eval_shingles, num_perm)):
-        found: dict[int, Match] = {}
+        found: dict[int, Match] = {}  # by training example: its strongest turn
         for other in exact.get(prompt.text, []):
-            found[other.example_id] = Match(prompt, other, EXACT, 1.0)
+            found.setdefault(other.example_id, Match(prompt, other, EXACT, 1.0))
         for other in by_normal.get(normal, []):
             found.setdefault(other.example_id, Match(prompt, other, NORMALISED, 1.0))
         for key in lsh.query(signature):
-            if key in found:
+            held = found.get(key[0])
+            if held is not None and held.kind != NEAR:
                 continue
             similarity = jaccard(grams, shingled[key])
-            if similarity >= threshold:
-                found[key] = Match(prompt, training_by_id[key], NEAR, round(similarity, 3))
+            if similarity >= threshold and (held is None or similarity > held.similarity):
+                found[key[0]] = Match(prompt, training_by_key[key], NEAR, round(similarity, 3))
         matches.extend(found.values())
     order = {EXACT: 0, NORMALISED: 1, NEAR: 2}
     return sorted(matches, key=lambda m: (order[m.kind], -m.similarity, m.evaluated.example_id, m.training.example_id))
+
+
+def _key(prompt: Prompt) -> tuple[int, int]:
+    return prompt.example_id, prompt.position
 
 
 def _minhashes(minhash_class, shingle_sets: list[set[str]], num_perm: int) -> list:

@@ -16,7 +16,7 @@ from django.db.models import Count, Max
 
 from annotation import paper
 from annotation.contamination import DEFAULT_THRESHOLD, EXACT, NEAR, NORMALISED, Match, Prompt, find_contamination
-from annotation.models import Example, Status, Turn
+from annotation.models import Example, Role, Status, Turn
 
 # What may still reach a training snapshot, or a study: everything but rejected rows and uncurated candidates
 # (mined dumps hold many thousands; they are checked when accepted).
@@ -28,8 +28,8 @@ CACHE_SECONDS = 3600
 @dataclass(frozen=True)
 class ContaminationReport:
     matches: list[Match]
-    training_prompts: int
-    evaluated_prompts: int
+    training_prompts: int  # user turns of training examples
+    evaluated_prompts: int  # dev and test examples (each with one user turn or more)
     threshold: float
     by_kind: dict[str, int] = field(default_factory=dict)
 
@@ -43,11 +43,13 @@ class ContaminationReport:
 
 
 def _prompts(splits) -> list[Prompt]:
-    """The first user turn of every checked example of these splits, in one query (two with the fingerprint: the
-    dashboard's query count stays constant with the number of examples)."""
-    rows = (Turn.objects.filter(position=0, example__split__in=splits, example__status__in=CHECKED_STATUSES)
-            .order_by("example_id").values_list("example_id", "example__split", "text"))
-    return [Prompt(example_id=pk, split=split, text=text) for pk, split, text in rows.iterator(chunk_size=2000)]
+    """Every user turn of every checked example of these splits (a dialogue's later questions are prompts too: a test
+    prompt asked as the third turn of a training dialogue was trained on all the same), in one query (two with the
+    fingerprint: the dashboard's query count stays constant with the number of examples)."""
+    rows = (Turn.objects.filter(role=Role.USER, example__split__in=splits, example__status__in=CHECKED_STATUSES)
+            .order_by("example_id", "position").values_list("example_id", "example__split", "text", "position"))
+    return [Prompt(example_id=pk, split=split, text=text, position=position)
+            for pk, split, text, position in rows.iterator(chunk_size=2000)]
 
 
 def _fingerprint() -> str:
@@ -63,7 +65,8 @@ def contamination_report(*, threshold: float = DEFAULT_THRESHOLD, use_cache: boo
     training = [prompt for prompt in prompts if prompt.split == paper.TRAIN]
     evaluated = [prompt for prompt in prompts if prompt.split != paper.TRAIN]
     matches = find_contamination(training, evaluated, threshold=threshold)
-    report = ContaminationReport(matches=matches, training_prompts=len(training), evaluated_prompts=len(evaluated),
+    report = ContaminationReport(matches=matches, training_prompts=len(training),
+                                 evaluated_prompts=len({prompt.example_id for prompt in evaluated}),
                                  threshold=threshold, by_kind=dict(Counter(match.kind for match in matches)))
     cache.set(key, report, CACHE_SECONDS)
     return report
