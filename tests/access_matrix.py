@@ -218,7 +218,8 @@ api:model-detail                        | GET pk=model                          
 api:generation-run-list                 | GET                                          | 403       | 403    | 403       | 200        | 200   | "status":"completed"
 api:generation-run-detail               | GET pk=generation_run                        | 403       | 403    | 403       | 200        | 200   | "status":"completed"
 api:generation-run-cancel               | POST pk=generation_run                       | 403       | 403    | 403       | 200        | 200   | completed
-api:generation-run-retry                | POST pk=generation_run                       | 403       | 403    | 403       | 200        | 200   | "progress"
+# the matrix's run is an imported model's, completed: no worker could retry it (409, the reason shown)
+api:generation-run-retry                | POST pk=generation_run                       | 403       | 403    | 403       | 409        | 409   | by upload
 api:study-list                          | GET                                          | 403       | 403    | 403       | 200        | 200   | matrix-study
 api:study-detail                        | GET pk=study                                 | 403       | 403    | 403       | 200        | 200   | matrix-study
 api:study-close                         | POST pk=study                                | 403       | 403    | 403       | 200        | 200   | closed

@@ -132,3 +132,27 @@ def test_a_lease_is_taken_once_and_only_from_a_holder_that_is_gone(researcher):
     assert not runs.claim_chunk(chunk_id=chunk.pk, worker="fourth:4:ff")
     chunk.refresh_from_db()
     assert chunk.attempts == 3 and chunk.worker == "third:3:ee"
+
+
+def test_whoever_completes_a_run_closes_its_chunks(researcher):
+    """Beat's stalled-run check (or a Resume) can finalize a run between a worker's store of the last chunk's
+    responses and its marking that chunk done: the run completed with a chunk still open (CI saw it once). The
+    completion closes every open chunk, all of whose rows are stored by then."""
+    dataset = prompt_snapshot(user=researcher, n=4)
+    run = runs.create_run(model=tiny_model_spec(), dataset=dataset, user=researcher, chunk_size=2)
+    run.status = RunStatus.RUNNING
+    run.save(update_fields=["status"])
+    rows = list(dataset.rows.order_by("position"))
+    now = timezone.now()
+    held = [GenerationChunk.objects.create(run=run, row_ids=[row.pk for row in rows[i:i + 2]], enqueued_at=now, claimed_at=now,
+                                           worker="worker-still-holding", lease_expires_at=now + timedelta(minutes=5))
+            for i in (0, 2)]
+    Response.objects.bulk_create(Response(run=run, row=row, text="stored") for row in rows[:2])
+    runs.requeue_stalled_chunks(run=run)  # half the rows: nothing to finish yet, and the live leases are left alone
+    run.refresh_from_db()
+    assert run.status == RunStatus.RUNNING and GenerationChunk.objects.filter(run=run, done_at__isnull=True).count() == 2
+    Response.objects.bulk_create(Response(run=run, row=row, text="stored") for row in rows[2:])  # the holder stored them
+    runs.requeue_stalled_chunks(run=run)  # ... and beat's check came before the holder marked its chunk done
+    run.refresh_from_db()
+    assert run.status == RunStatus.COMPLETED
+    assert not GenerationChunk.objects.filter(pk__in=[chunk.pk for chunk in held], done_at__isnull=True).exists()

@@ -525,10 +525,8 @@ if __name__ == "__main__":
     code = main()
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         # Everything is on disk (checkpoints and metrics are written and closed as they happen) and the process
-        # group is destroyed: skip the interpreter's teardown, where torch's C++ objects are destroyed while a
-        # thread of theirs may still run. A rank once aborted there after its last step ("terminate called without
-        # an active exception", SIGABRT), and torchrun then failed a finished run.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
+        # group is destroyed.
+        from training.sharding import exit_rank
+
+        exit_rank(code)
     sys.exit(code)

@@ -274,6 +274,9 @@ def _generate_rows(run: GenerationRun, row_ids: list[int], chunk_id: int | None 
 
 
 def finalize_if_done(*, run_id: int) -> None:
+    """Complete a running run once every prompt has its response, and close its open chunks with it (every row of
+    theirs is stored): a completed run never shows an open chunk, whoever finalizes it. Beat's stalled-run check
+    or a Resume could finalize between a worker's store of the last chunk and its marking that chunk done."""
     with transaction.atomic():
         run = GenerationRun.objects.select_for_update().get(pk=run_id)
         if run.status != RunStatus.RUNNING:
@@ -281,8 +284,10 @@ def finalize_if_done(*, run_id: int) -> None:
         counts = run.responses.aggregate(done=Count("id"), errors=Count("id", filter=~Q(error="")))
         if counts["done"] < run.total:
             return
+        now = timezone.now()
+        run.chunks.filter(done_at__isnull=True).update(done_at=now, lease_expires_at=None)
         run.status = RunStatus.COMPLETED_WITH_ERRORS if counts["errors"] else RunStatus.COMPLETED
-        run.finished_at = timezone.now()
+        run.finished_at = now
         run.save(update_fields=["status", "finished_at"])
 
 
