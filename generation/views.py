@@ -118,7 +118,13 @@ def run_action(request, pk: int, action: str):
         except runs.RunConflict as exc:
             messages.error(request, f"Nothing retried: {exc}.")
         else:
-            messages.success(request, f"Retrying failed and missing responses ({tasks} task{'s' if tasks != 1 else ''}).")
+            run.refresh_from_db(fields=["status"])
+            if tasks:
+                messages.success(request, f"Retrying failed and missing responses ({tasks} task{'s' if tasks != 1 else ''}).")
+            elif run.is_active:
+                messages.info(request, "The run is already generating; nothing was sent again.")
+            else:
+                messages.success(request, "Nothing had failed or was missing: the run is complete.")
     elif action == "resume":
         tasks = runs.resume_run(run=run)
         messages.success(request, f"Re-queued the missing responses ({tasks} task{'s' if tasks != 1 else ''}).")

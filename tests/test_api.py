@@ -126,3 +126,27 @@ def test_retry_is_refused_where_there_is_nothing_a_worker_could_retry(api, resea
     answer = api.post(f"/api/generation-runs/{cancelled.pk}/retry/")
     assert answer.status_code == 200 and answer.json()["status"] == "completed", answer.content
     assert not GenerationChunk.objects.filter(run=cancelled).exists()
+
+
+def test_the_retry_button_says_what_happened(client, researcher):
+    from django.urls import reverse
+
+    from generation.models import Response, RunStatus
+    from tests.builders import completed_run
+
+    dataset = prompt_snapshot(user=researcher, n=2)
+    client.force_login(researcher)
+
+    def retry(run) -> str:
+        return client.post(reverse("generation:run_action", args=[run.pk, "retry"]), follow=True).content.decode()
+
+    done = completed_run(dataset=dataset, model_name="imported-done")
+    assert "Nothing retried: an imported model&#x27;s responses come by upload" in retry(done)
+    GenerationRun.objects.filter(pk=done.pk).update(model=tiny_model_spec())
+    assert "Nothing retried: the run completed without errors: there is nothing to retry." in retry(done)
+    cancelled = GenerationRun.objects.create(model=tiny_model_spec(name="tiny-2"), dataset=dataset, decoding={}, total=2,
+                                             status=RunStatus.CANCELLED)
+    Response.objects.bulk_create(Response(run=cancelled, row=row, text="kept") for row in dataset.rows.all())
+    assert "Nothing had failed or was missing: the run is complete." in retry(cancelled)
+    GenerationRun.objects.filter(pk=cancelled.pk).update(status=RunStatus.RUNNING)
+    assert "The run is already generating; nothing was sent again." in retry(cancelled)
