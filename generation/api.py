@@ -1,6 +1,6 @@
 """REST API for the model registry and generation runs (researchers), served by the same services as the UI."""
 
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
 
@@ -48,12 +48,6 @@ class ModelSpecViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.Re
         serializer.save(created_by=self.request.user)
 
 
-class RunStateConflict(exceptions.APIException):
-    """409: the run's state does not allow the action (runs.RunConflict, with its message)."""
-
-    status_code = status.HTTP_409_CONFLICT
-
-
 class GenerationRunViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     queryset = GenerationRun.objects.select_related("model", "dataset")
     serializer_class = RunSerializer
@@ -75,9 +69,6 @@ class GenerationRunViewSet(mixins.CreateModelMixin, mixins.ListModelMixin, mixin
     @action(detail=True, methods=["post"])
     def retry(self, request, pk=None):
         run = self.get_object()
-        try:
-            runs.retry_failures(run=run)
-        except runs.RunConflict as exc:
-            raise RunStateConflict(str(exc)) from exc
+        runs.retry_failures(run=run)  # RunConflict: 409 with its reason (lima_site.api.exception_handler)
         run.refresh_from_db()
         return ApiResponse(self.get_serializer(run).data)

@@ -75,6 +75,12 @@ def test_annotators_judge_through_the_api_blind_and_idempotently(researcher, mak
     assert first.status_code == 201 and again.status_code == 200 and again.json()["stored"] is False
     assert Judgment.objects.get().side == "b"
     assert client.post(url, {"item": item, "choice": "maybe"}, format="json").status_code == 400
+    from annotation.evaluation.services.judging import close_study
+
+    close_study(study=study)  # a closed study's state refuses verdicts: 409 with the reason, nothing stored
+    for closed in (client.get(url), client.post(url, {"item": item, "choice": "a"}, format="json")):
+        assert closed.status_code == 409 and "takes no judgments now" in closed.json()["detail"], closed.content
+    assert Judgment.objects.count() == 1
     client.force_authenticate(researcher)
     assert client.get(url).status_code == 403  # researchers set studies up; they do not judge blind
 

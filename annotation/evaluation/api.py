@@ -6,7 +6,7 @@ the scrubbed texts as "a" and "b", and nothing names a model, run or response.
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response as ApiResponse
 from rest_framework.views import APIView
@@ -15,7 +15,6 @@ from annotation.evaluation.forms import StudyForm
 from annotation.evaluation.models import Study
 from annotation.evaluation.selectors import annotator_progress, study_overview
 from annotation.evaluation.services import judging
-from annotation.evaluation.services.judging import StudyClosed
 from lima_site.api import capability_permission
 from lima_site.forms import validate_upload_size
 
@@ -86,12 +85,6 @@ def _blind_item(study: Study, annotator) -> dict:
             "done": progress.done, "total": progress.total, "total_is_lower_bound": progress.total_is_lower_bound}
 
 
-class StudyClosedConflict(exceptions.APIException):
-    """409: the study takes no judgments now (judging.StudyClosed, with its message)."""
-
-    status_code = status.HTTP_409_CONFLICT
-
-
 class JudgingView(APIView):
     """GET: the annotator's current item. POST: a verdict (a / b / tie, or fail / pass / excellent); answers with the next item."""
 
@@ -100,11 +93,6 @@ class JudgingView(APIView):
 
     def _study(self, study_id) -> Study:
         return get_object_or_404(Study, public_id=study_id)
-
-    def handle_exception(self, exc):
-        if isinstance(exc, StudyClosed):
-            exc = StudyClosedConflict(str(exc))
-        return super().handle_exception(exc)
 
     @extend_schema(responses=BlindItemSerializer)
     def get(self, request, study_id):

@@ -21,6 +21,7 @@ from generation import registration
 from generation.backends import BackendConfig, BackendError, GenerationResult, get_backend
 from generation.decoding import Decoding
 from generation.models import Backend, GenerationChunk, GenerationRun, ModelSpec, Response, RunStatus
+from lima_site.conflicts import Conflict
 
 logger = logging.getLogger(__name__)
 
@@ -300,7 +301,7 @@ def cancel_run(*, run: GenerationRun) -> GenerationRun:
     return run
 
 
-class RunConflict(Exception):
+class RunConflict(Conflict):
     """The run's state does not allow what was asked (the message says why, for the person who asked)."""
 
 

@@ -25,12 +25,13 @@ from annotation.evaluation.stats.bradley_terry import balanced_pairs
 from annotation.rendering import render_markdown
 from generation.models import GenerationRun, ModelSpec, Response
 from lima_site import sql
+from lima_site.conflicts import Conflict
 
 UNDO_WINDOW = timedelta(seconds=60)
 SIDES = {"a", "b", "tie"}
 
 
-class StudyClosed(Exception):
+class StudyClosed(Conflict):
     """The study does not take judgments now."""
 
 
