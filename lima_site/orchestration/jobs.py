@@ -68,9 +68,8 @@ class CeleryView:
 JUDGE_CHUNK_TASK = "annotation.evaluation.tasks.llm_judge_chunk"
 
 
-def _describe(name: str, args) -> tuple[str, str]:
+def _describe(name: str, args, first: int | None) -> tuple[str, str]:
     """A researcher's reading of a task and a link to its job, from the task name and arguments."""
-    first = _first_id(args)
     args = args if isinstance(args, (list, tuple)) else []
     size = len(args[1]) if len(args) > 1 and isinstance(args[1], (list, tuple)) else None
     if name == "generation.tasks.generate_chunk" and first is not None:
@@ -90,11 +89,12 @@ def _first_id(args) -> int | None:
 
 def _task(worker: str, state: str, info: dict, *, eta: str = "") -> CeleryTask:
     name = info.get("name") or info.get("type") or "?"
-    description, url = _describe(name, info.get("args"))
+    run_id = _first_id(info.get("args"))
+    description, url = _describe(name, info.get("args"), run_id)
     started = info.get("time_start")
     return CeleryTask(
         worker=worker, state=state, name=name, queue=(info.get("delivery_info") or {}).get("routing_key") or "",
-        description=description, url=url, eta=eta, run_id=_first_id(info.get("args")),
+        description=description, url=url, eta=eta, run_id=run_id,
         started=datetime.fromtimestamp(started, tz=dt_timezone.utc) if isinstance(started, (int, float)) else None,
     )
 
